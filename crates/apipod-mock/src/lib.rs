@@ -1,0 +1,1 @@
+//! A local fake APIPod server (work in progress).

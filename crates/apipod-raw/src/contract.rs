@@ -1,0 +1,558 @@
+//! Per-model request contracts, generated from `openapi/apipod.yaml`.
+//!
+//! [`MODELS`] lists every model with its fields, allowed values, defaults and limits.
+//! [`ModelContract::validate`] checks a JSON body against it, so the SDK, the CLI and the
+//! local mock server reject bad input with the same specific messages, and no limit is
+//! typed twice by hand.
+//!
+//! ```
+//! use apipod_raw::contract;
+//!
+//! let seedream = contract::find("seedream-v4.5").unwrap();
+//! let body = serde_json::json!({"model": "seedream-v4.5", "prompt": "x".repeat(4001)});
+//! let problems = seedream.validate(body.as_object().unwrap());
+//! assert_eq!(
+//!     problems[0].to_string(),
+//!     "seedream-v4.5: `prompt` is 4001 characters long; the limit is 4000"
+//! );
+//! ```
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Image or video task. Decides the create and status routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskKind {
+    /// An image task (`/v1/images/...`).
+    Image,
+    /// A video task (`/v1/videos/...`).
+    Video,
+}
+
+impl TaskKind {
+    /// `"image"` or `"video"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Image => "image",
+            TaskKind::Video => "video",
+        }
+    }
+}
+
+impl fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "image" | "images" => Ok(TaskKind::Image),
+            "video" | "videos" => Ok(TaskKind::Video),
+            other => Err(format!("unknown task kind {other:?} (expected image or video)")),
+        }
+    }
+}
+
+/// JSON type of a request field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A string.
+    String,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// A list of strings (URLs).
+    StringArray,
+    /// Anything else the spec may declare.
+    Other,
+}
+
+impl FieldType {
+    /// Human name used in messages and `apipod models`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::StringArray => "array of strings",
+            FieldType::Other => "value",
+        }
+    }
+
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            FieldType::String => value.is_string(),
+            FieldType::Integer => value.is_i64() || value.is_u64(),
+            FieldType::Number => value.is_number(),
+            FieldType::Boolean => value.is_boolean(),
+            FieldType::StringArray => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            FieldType::Other => true,
+        }
+    }
+}
+
+/// The polling hint APIPod publishes for a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollingHint {
+    /// Suggested interval between status reads, in milliseconds.
+    pub interval_ms: u64,
+    /// Suggested number of reads before giving up.
+    pub max_attempts: u64,
+}
+
+/// One request field of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldContract {
+    /// JSON property name.
+    pub name: &'static str,
+    /// JSON type.
+    pub ty: FieldType,
+    /// Must be present.
+    pub required: bool,
+    /// What the field does.
+    pub description: Option<&'static str>,
+    /// Allowed values (integers as decimal text); empty when any value of the type is fine.
+    pub enum_values: &'static [&'static str],
+    /// The default APIPod applies when the field is absent, as JSON text.
+    pub default_json: Option<&'static str>,
+    /// Minimum length in characters.
+    pub min_length: Option<u64>,
+    /// Maximum length in characters.
+    pub max_length: Option<u64>,
+    /// Smallest allowed number.
+    pub minimum: Option<i64>,
+    /// Largest allowed number.
+    pub maximum: Option<i64>,
+    /// Fewest list items.
+    pub min_items: Option<u64>,
+    /// Most list items.
+    pub max_items: Option<u64>,
+}
+
+impl FieldContract {
+    /// The default as a JSON value.
+    pub fn default_value(&self) -> Option<Value> {
+        self.default_json.and_then(|d| serde_json::from_str(d).ok())
+    }
+
+    /// True when `value` is one of the allowed values (or there is no list).
+    pub fn allows(&self, value: &Value) -> bool {
+        if self.enum_values.is_empty() {
+            return true;
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.enum_values.contains(&text.as_str())
+    }
+
+    /// Parses command-line text (`--set key=value`) into a JSON value of this field's type.
+    pub fn parse_text(&self, text: &str) -> Result<Value, String> {
+        match self.ty {
+            FieldType::String => Ok(Value::String(text.to_string())),
+            FieldType::Integer => text
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("`{}` takes a whole number, not {text:?}", self.name)),
+            FieldType::Number => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("`{}` takes a number, not {text:?}", self.name)),
+            FieldType::Boolean => match text {
+                "true" | "yes" | "1" => Ok(Value::Bool(true)),
+                "false" | "no" | "0" => Ok(Value::Bool(false)),
+                _ => Err(format!("`{}` takes true or false, not {text:?}", self.name)),
+            },
+            FieldType::StringArray => Ok(Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            )),
+            FieldType::Other => {
+                serde_json::from_str(text).or_else(|_| Ok(Value::String(text.to_string())))
+            }
+        }
+    }
+}
+
+/// One model's create contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelContract {
+    /// Model id sent as `model`.
+    pub id: &'static str,
+    /// Image or video.
+    pub kind: TaskKind,
+    /// Name of the spec's component schema (and of the generated type).
+    pub schema: &'static str,
+    /// Display name.
+    pub title: &'static str,
+    /// What the model is.
+    pub description: &'static str,
+    /// Accepted fields, `model` included.
+    pub fields: &'static [FieldContract],
+    /// At least one of these list fields must be non-empty.
+    pub require_one_of: &'static [&'static str],
+    /// APIPod's polling hint, when published.
+    pub polling: Option<PollingHint>,
+}
+
+impl ModelContract {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&'static FieldContract> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// True when the model's contract names a `callback_url` field.
+    pub fn accepts_callback(&self) -> bool {
+        self.field("callback_url").is_some()
+    }
+
+    /// Every problem with `body` as a request for this model, in field order. Empty means
+    /// valid.
+    pub fn validate(&self, body: &Map<String, Value>) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let mut push = |field: &str, problem: Problem| {
+            out.push(Violation {
+                model: self.id.to_string(),
+                field: field.to_string(),
+                problem,
+            })
+        };
+        match body.get("model") {
+            Some(Value::String(m)) if m == self.id => {}
+            other => push(
+                "model",
+                Problem::WrongModel {
+                    found: other.map(|v| v.to_string()),
+                },
+            ),
+        }
+        for name in body.keys() {
+            if self.field(name).is_none() {
+                push(
+                    name,
+                    Problem::UnknownField {
+                        accepted: self.fields.iter().map(|f| f.name).collect(),
+                    },
+                );
+            }
+        }
+        for f in self.fields {
+            if f.name == "model" {
+                continue;
+            }
+            let Some(value) = body.get(f.name) else {
+                if f.required {
+                    push(f.name, Problem::Missing);
+                }
+                continue;
+            };
+            if !f.ty.accepts(value) {
+                push(
+                    f.name,
+                    Problem::WrongType {
+                        expected: f.ty,
+                        found: value.to_string(),
+                    },
+                );
+                continue;
+            }
+            if !f.allows(value) {
+                push(
+                    f.name,
+                    Problem::NotAllowed {
+                        found: value.to_string(),
+                        allowed: f.enum_values.to_vec(),
+                    },
+                );
+            }
+            if let Some(s) = value.as_str() {
+                let len = s.chars().count() as u64;
+                if let Some(max) = f.max_length.filter(|max| len > *max) {
+                    push(f.name, Problem::TooLong { len, max });
+                }
+                if let Some(min) = f.min_length.filter(|min| len < *min) {
+                    push(f.name, Problem::TooShort { len, min });
+                }
+            }
+            if let Some(n) = value.as_i64() {
+                if let Some(min) = f.minimum.filter(|min| n < *min) {
+                    push(f.name, Problem::BelowMinimum { value: n, min });
+                }
+                if let Some(max) = f.maximum.filter(|max| n > *max) {
+                    push(f.name, Problem::AboveMaximum { value: n, max });
+                }
+            }
+            if let Some(items) = value.as_array() {
+                let count = items.len() as u64;
+                if let Some(min) = f.min_items.filter(|min| count < *min) {
+                    push(f.name, Problem::TooFewItems { count, min });
+                }
+                if let Some(max) = f.max_items.filter(|max| count > *max) {
+                    push(f.name, Problem::TooManyItems { count, max });
+                }
+            }
+        }
+        if !self.require_one_of.is_empty() {
+            let satisfied = self.require_one_of.iter().any(|name| {
+                body.get(*name)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+            });
+            if !satisfied {
+                push(
+                    self.require_one_of.join("|").as_str(),
+                    Problem::NeedOneOf {
+                        fields: self.require_one_of.to_vec(),
+                    },
+                );
+            }
+        }
+        out
+    }
+}
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// `model` is absent or names another model.
+    WrongModel {
+        /// The value found, as JSON.
+        found: Option<String>,
+    },
+    /// The model does not accept this field.
+    UnknownField {
+        /// The fields it accepts.
+        accepted: Vec<&'static str>,
+    },
+    /// A required field is absent.
+    Missing,
+    /// The value has the wrong JSON type.
+    WrongType {
+        /// Expected type.
+        expected: FieldType,
+        /// The value found, as JSON.
+        found: String,
+    },
+    /// The value is not one of the allowed values.
+    NotAllowed {
+        /// The value found, as JSON.
+        found: String,
+        /// The allowed values.
+        allowed: Vec<&'static str>,
+    },
+    /// The text is longer than allowed.
+    TooLong {
+        /// Length in characters.
+        len: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// The text is shorter than allowed.
+    TooShort {
+        /// Length in characters.
+        len: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// The number is too small.
+    BelowMinimum {
+        /// Value given.
+        value: i64,
+        /// Minimum.
+        min: i64,
+    },
+    /// The number is too large.
+    AboveMaximum {
+        /// Value given.
+        value: i64,
+        /// Maximum.
+        max: i64,
+    },
+    /// The list has too few items.
+    TooFewItems {
+        /// Items given.
+        count: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// The list has too many items.
+    TooManyItems {
+        /// Items given.
+        count: u64,
+        /// Maximum.
+        max: u64,
+    },
+    /// None of these list fields has an item, and one is needed.
+    NeedOneOf {
+        /// The fields, any of which would do.
+        fields: Vec<&'static str>,
+    },
+}
+
+/// One problem with a request body, naming the model, the field and the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Model id the body was checked against.
+    pub model: String,
+    /// Field name (`a|b` for a rule over several fields).
+    pub field: String,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (model, field) = (&self.model, &self.field);
+        match &self.problem {
+            Problem::WrongModel { found: Some(v) } => {
+                write!(f, "{model}: `model` is {v}; expected \"{model}\"")
+            }
+            Problem::WrongModel { found: None } => write!(f, "{model}: `model` is missing"),
+            Problem::UnknownField { accepted } => write!(
+                f,
+                "{model}: `{field}` is not a field of this model (accepted: {})",
+                accepted.join(", ")
+            ),
+            Problem::Missing => write!(f, "{model}: `{field}` is required"),
+            Problem::WrongType { expected, found } => write!(
+                f,
+                "{model}: `{field}` must be a {}, got {found}",
+                expected.as_str()
+            ),
+            Problem::NotAllowed { found, allowed } => write!(
+                f,
+                "{model}: `{field}` is {found}; allowed values: {}",
+                allowed.join(", ")
+            ),
+            Problem::TooLong { len, max } => write!(
+                f,
+                "{model}: `{field}` is {len} characters long; the limit is {max}"
+            ),
+            Problem::TooShort { len, min } => write!(
+                f,
+                "{model}: `{field}` is {len} characters long; it needs at least {min}"
+            ),
+            Problem::BelowMinimum { value, min } => {
+                write!(f, "{model}: `{field}` is {value}; the minimum is {min}")
+            }
+            Problem::AboveMaximum { value, max } => {
+                write!(f, "{model}: `{field}` is {value}; the maximum is {max}")
+            }
+            Problem::TooFewItems { count, min } => write!(
+                f,
+                "{model}: `{field}` has {count} item(s); at least {min} required"
+            ),
+            Problem::TooManyItems { count, max } => write!(
+                f,
+                "{model}: `{field}` has {count} items; at most {max} allowed"
+            ),
+            Problem::NeedOneOf { fields } => write!(
+                f,
+                "{model}: at least one of {} must have an item",
+                fields
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
+
+include!(concat!(env!("OUT_DIR"), "/contract.rs"));
+
+/// The contract of model `id`.
+pub fn find(id: &str) -> Option<&'static ModelContract> {
+    MODELS.iter().find(|m| m.id == id)
+}
+
+/// The models of one kind, in spec order.
+pub fn of_kind(kind: TaskKind) -> impl Iterator<Item = &'static ModelContract> {
+    MODELS.iter().filter(move |m| m.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(body: Value) -> Vec<String> {
+        let id = body["model"].as_str().unwrap();
+        find(id)
+            .unwrap()
+            .validate(body.as_object().unwrap())
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn seventeen_models() {
+        assert_eq!(MODELS.len(), 17);
+        assert_eq!(of_kind(TaskKind::Image).count(), 10);
+        assert_eq!(of_kind(TaskKind::Video).count(), 7);
+    }
+
+    #[test]
+    fn accepts_a_valid_body() {
+        assert!(check(json!({"model": "wan2.7-image", "prompt": "p", "n": 2, "size": "2K"})).is_empty());
+    }
+
+    #[test]
+    fn names_field_and_limit() {
+        assert_eq!(
+            check(json!({"model": "wan2.7-image-edit", "prompt": "p"})),
+            ["wan2.7-image-edit: `image_urls` is required"]
+        );
+        assert_eq!(
+            check(json!({"model": "seedance-2.0-i2v", "prompt": "p", "image_urls": ["a", "b", "c"]})),
+            ["seedance-2.0-i2v: `image_urls` has 3 items; at most 2 allowed"]
+        );
+        assert_eq!(
+            check(json!({"model": "seedream-v4.5", "prompt": "p", "quality": "8K"})),
+            ["seedream-v4.5: `quality` is \"8K\"; allowed values: 2K, 4K"]
+        );
+        assert_eq!(
+            check(json!({"model": "seedance-2.0-t2v", "prompt": "p", "duration": 20})),
+            [
+                "seedance-2.0-t2v: `duration` is 20; allowed values: 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15",
+                "seedance-2.0-t2v: `duration` is 20; the maximum is 15"
+            ]
+        );
+        assert!(check(json!({"model": "wan2.7-image", "prompt": "p", "callback_url": "https://x"}))[0]
+            .starts_with("wan2.7-image: `callback_url` is not a field of this model"));
+        assert_eq!(
+            check(json!({"model": "seedance-2.0-r2v", "prompt": "p", "audio_urls": ["a"]})),
+            ["seedance-2.0-r2v: at least one of `image_urls` or `video_urls` must have an item"]
+        );
+    }
+
+    #[test]
+    fn parse_text_by_type() {
+        let m = find("seedance-2.0-t2v").unwrap();
+        assert_eq!(m.field("duration").unwrap().parse_text("8").unwrap(), json!(8));
+        assert_eq!(m.field("watermark").unwrap().parse_text("true").unwrap(), json!(true));
+        assert!(m.field("duration").unwrap().parse_text("eight").is_err());
+        assert_eq!(m.field("aspect_ratio").unwrap().default_value(), Some(json!("adaptive")));
+    }
+}

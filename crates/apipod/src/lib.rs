@@ -1,0 +1,1 @@
+//! The ergonomic APIPod SDK (work in progress).
