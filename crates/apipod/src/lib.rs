@@ -1,1 +1,53 @@
-//! The ergonomic APIPod SDK (work in progress).
+//! The APIPod SDK: submit image and video generation tasks safely, wait for them
+//! efficiently, and fetch their results.
+//!
+//! ```no_run
+//! # async fn demo() -> apipod::Result<()> {
+//! use apipod::{Client, models::SeedreamV45};
+//!
+//! let client = Client::from_env()?;
+//! let done = client.generate(SeedreamV45::new("a lighthouse at dawn")).await?;
+//! println!("{}", done.outputs()[0].url);
+//! # Ok(()) }
+//! ```
+//!
+//! * **Typed requests** for all 17 models in [`models`], validated against the spec's
+//!   contract before anything is sent; [`GenerationRequest::from_json`] and
+//!   [`GenerationRequest::raw`] for dynamic and not-yet-typed models.
+//! * **Safe submits**: every create carries an `Idempotency-Key` reused across retries, so
+//!   no retry can create or charge for a second task; 429 pauses the whole client.
+//! * **Waiting** on APIPod's staged schedule with a deadline and cancellation
+//!   ([`Task::wait_with`]), or as a stream of updates ([`Task::updates`]); resumable from a
+//!   stored [`TaskHandle`].
+//! * **Callbacks** wake waits early through a [`CallbackHub`].
+//! * One [`Error`] with status, machine code, request id and task id. The API key never
+//!   appears in any output.
+//!
+//! The generated wire layer is [`apipod_raw`]; its types are re-exported as [`types`].
+
+#![warn(missing_docs)]
+
+mod callback;
+mod client;
+mod error;
+pub mod models;
+mod output;
+mod poll;
+mod request;
+mod retry;
+mod task;
+
+pub use apipod_raw::TaskStatus;
+pub use apipod_raw::contract::{self, TaskKind};
+pub use apipod_raw::types;
+pub use callback::{CallbackHub, CallbackSubscription};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, SubmitOptions, Submitted,
+};
+pub use error::{Error, Result};
+pub use output::{Output, RESULT_URL_LIFETIME};
+pub use poll::PollPolicy;
+pub use request::{GenerationRequest, IntoRequest};
+pub use retry::RetryPolicy;
+pub use task::{Completed, Task, TaskHandle, TaskSnapshot, WaitOptions, default_timeout};
+pub use tokio_util::sync::CancellationToken;

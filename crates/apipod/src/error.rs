@@ -1,0 +1,243 @@
+//! The one error type of the SDK.
+
+use std::time::Duration;
+
+use apipod_raw::contract::Violation;
+
+use crate::task::TaskSnapshot;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, with the identifiers needed to act on it.
+///
+/// The API key never appears in any variant or message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be configured (missing API key, bad base URL, ...).
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// The request was rejected before anything was sent.
+    #[error("invalid request: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidRequest {
+        /// Model the request was for.
+        model: String,
+        /// Every problem found; the first names the field and the limit.
+        violations: Vec<Violation>,
+    },
+
+    /// APIPod answered with an error (an HTTP error status, or `code != 200` in an HTTP 200).
+    #[error("APIPod error {status}{}: {message}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
+    Api {
+        /// HTTP status (or the body's `code` when it reported an error inside HTTP 200).
+        status: u16,
+        /// Machine code (`invalid_request`, `model_not_available`, ...), when given.
+        code: Option<String>,
+        /// Human-readable message.
+        message: String,
+        /// `X-Request-ID`, when given.
+        request_id: Option<String>,
+        /// `Retry-After`, when given.
+        retry_after: Option<Duration>,
+    },
+
+    /// Rate limited (429) and the retry budget ran out.
+    #[error("rate limited by APIPod{}{}", retry_after.map(|d| format!("; retry after {}s", d.as_secs())).unwrap_or_default(), request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
+    RateLimited {
+        /// `Retry-After`, when given.
+        retry_after: Option<Duration>,
+        /// `X-Request-ID`, when given.
+        request_id: Option<String>,
+        /// Message from the body.
+        message: String,
+    },
+
+    /// Not enough balance or quota (402 / `insufficient_quota`). Never retried.
+    #[error("insufficient quota: {message}{}", request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
+    InsufficientQuota {
+        /// Message from the body.
+        message: String,
+        /// `X-Request-ID`, when given.
+        request_id: Option<String>,
+    },
+
+    /// The idempotency key was already used with a different body. Never retried.
+    #[error("idempotency conflict: key already used with a different request body{}", request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
+    IdempotencyConflict {
+        /// Message from the body.
+        message: String,
+        /// `X-Request-ID`, when given.
+        request_id: Option<String>,
+    },
+
+    /// The task finished as `failed` or `cancelled`.
+    #[error("task {task_id} {}: {}{}", snapshot.status(), message.as_deref().unwrap_or("no message"), code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    TaskFailed {
+        /// The task.
+        task_id: String,
+        /// Machine code (`error_code`), when given.
+        code: Option<String>,
+        /// Message (`error_message` or `error`), when given.
+        message: Option<String>,
+        /// The last state read.
+        snapshot: Box<TaskSnapshot>,
+    },
+
+    /// The deadline passed. The task may still be running: resume with its id.
+    #[error("timed out after {elapsed:?}{}", task_id.as_deref().map(|t| format!(" waiting for task {t}; resume with its id")).unwrap_or_default())]
+    Timeout {
+        /// The task, when one exists.
+        task_id: Option<String>,
+        /// Time spent.
+        elapsed: Duration,
+        /// The last state read, when any.
+        last: Option<Box<TaskSnapshot>>,
+    },
+
+    /// The caller cancelled. A submitted task keeps running on APIPod.
+    #[error("cancelled{}", task_id.as_deref().map(|t| format!(" while waiting for task {t}")).unwrap_or_default())]
+    Cancelled {
+        /// The task, when one exists.
+        task_id: Option<String>,
+    },
+
+    /// The request did not get an HTTP answer (connect error, reset, timeout).
+    #[error("transport: {message}")]
+    Transport {
+        /// What happened (never contains the key).
+        message: String,
+        /// True for a timeout.
+        timeout: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+
+    /// An answer arrived but could not be decoded.
+    #[error("undecodable response{}: {reason}; body starts: {excerpt:?}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Decode {
+        /// HTTP status, when known.
+        status: Option<u16>,
+        /// Why decoding failed.
+        reason: String,
+        /// The first bytes of the body.
+        excerpt: String,
+    },
+
+    /// Reading or writing a local file failed (downloads).
+    #[error("i/o on {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A result URL could not be fetched.
+    #[error("download of {url} failed: {message}")]
+    Download {
+        /// The URL (query string removed).
+        url: String,
+        /// HTTP status, when one was received.
+        status: Option<u16>,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Error {
+    /// True when sending the same request again may succeed: transport errors, timeouts of a
+    /// single request, 408, 429, 5xx, and 409 `idempotency_in_progress`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::RateLimited { .. } => true,
+            Error::Api { status, code, .. } => {
+                matches!(status, 408 | 429 | 500..=599)
+                    || (*status == 409 && code.as_deref() == Some("idempotency_in_progress"))
+            }
+            Error::Download { status, .. } => {
+                status.is_none_or(|s| matches!(s, 408 | 429 | 500..=599))
+            }
+            _ => false,
+        }
+    }
+
+    /// `X-Request-ID` of the failed request, when known.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api { request_id, .. }
+            | Error::RateLimited { request_id, .. }
+            | Error::InsufficientQuota { request_id, .. }
+            | Error::IdempotencyConflict { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The task concerned, when known.
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            Error::TaskFailed { task_id, .. } => Some(task_id),
+            Error::Timeout { task_id, .. } | Error::Cancelled { task_id } => task_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// HTTP status, when the error came from an HTTP answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::RateLimited { .. } => Some(429),
+            Error::InsufficientQuota { .. } => Some(402),
+            Error::IdempotencyConflict { .. } => Some(409),
+            Error::Decode { status, .. } | Error::Download { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// The machine code APIPod gave, when any.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } | Error::TaskFailed { code, .. } => code.as_deref(),
+            Error::RateLimited { .. } => Some("rate_limit_exceeded"),
+            Error::InsufficientQuota { .. } => Some("insufficient_quota"),
+            Error::IdempotencyConflict { .. } => Some("idempotency_conflict"),
+            _ => None,
+        }
+    }
+
+    /// `Retry-After` the server asked for, when any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } | Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn transport(err: reqwest::Error) -> Self {
+        // reqwest's Display includes the URL; our URLs never carry the key.
+        let timeout = err.is_timeout();
+        let err = err.without_url();
+        Error::Transport {
+            message: err.to_string(),
+            timeout,
+            source: Some(err),
+        }
+    }
+
+    pub(crate) fn decode(status: Option<u16>, reason: impl ToString, body: &[u8]) -> Self {
+        Error::Decode {
+            status,
+            reason: reason.to_string(),
+            excerpt: excerpt(body),
+        }
+    }
+}
+
+/// At most 200 characters of `body`, lossily decoded.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    text.chars().take(200).collect()
+}

@@ -1,0 +1,105 @@
+//! When to read a task's status again.
+
+use std::time::Duration;
+
+use apipod_raw::contract::PollingHint;
+
+/// How often a wait reads the task's status.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PollPolicy {
+    /// APIPod's guidance: every `early` for the first 30 s of the task's life (the model's
+    /// published interval when it has one, kept within 2-3 s), every `middle` up to two
+    /// minutes, every `late` after that; each delay jittered by ±`jitter`.
+    Staged {
+        /// Interval in the first 30 s (default 2.5 s).
+        early: Duration,
+        /// Interval from 30 s to 2 min (default 7.5 s).
+        middle: Duration,
+        /// Interval after 2 min (default 20 s).
+        late: Duration,
+        /// Relative jitter, 0.0-0.5 (default 0.2).
+        jitter: f64,
+    },
+    /// The same interval throughout (no jitter).
+    Fixed(Duration),
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy::Staged {
+            early: Duration::from_millis(2500),
+            middle: Duration::from_millis(7500),
+            late: Duration::from_secs(20),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl PollPolicy {
+    /// Delay before the next read of a task that is `age` old.
+    pub fn delay(&self, age: Duration, hint: Option<PollingHint>) -> Duration {
+        match self {
+            PollPolicy::Fixed(d) => *d,
+            PollPolicy::Staged {
+                early,
+                middle,
+                late,
+                jitter,
+            } => {
+                let base = if age < Duration::from_secs(30) {
+                    hint.map(|h| {
+                        Duration::from_millis(h.interval_ms)
+                            .clamp(Duration::from_secs(2), Duration::from_secs(3))
+                    })
+                    .unwrap_or(*early)
+                    .min(*early.max(&Duration::from_secs(3)))
+                } else if age < Duration::from_secs(120) {
+                    *middle
+                } else {
+                    *late
+                };
+                let j = jitter.clamp(0.0, 0.5);
+                let factor = 1.0 - j + fastrand::f64() * 2.0 * j;
+                base.mul_f64(factor)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_follows_the_docs_bands() {
+        let p = PollPolicy::default();
+        for _ in 0..200 {
+            let d = p.delay(Duration::from_secs(5), None);
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_secs(3),
+                "{d:?}"
+            );
+            let d = p.delay(Duration::from_secs(60), None);
+            assert!(
+                d >= Duration::from_secs(6) && d <= Duration::from_secs(9),
+                "{d:?}"
+            );
+            let d = p.delay(Duration::from_secs(600), None);
+            assert!(
+                d >= Duration::from_secs(16) && d <= Duration::from_secs(24),
+                "{d:?}"
+            );
+        }
+        let hint = PollingHint {
+            interval_ms: 2000,
+            max_attempts: 10,
+        };
+        let d = p.delay(Duration::ZERO, Some(hint));
+        assert!(d <= Duration::from_millis(2400), "{d:?}");
+        assert_eq!(
+            PollPolicy::Fixed(Duration::from_secs(2)).delay(Duration::ZERO, None),
+            Duration::from_secs(2)
+        );
+    }
+}

@@ -1,0 +1,478 @@
+//! Tasks: stored handles, status snapshots, waiting and update streams.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use apipod_raw::TaskStatus;
+use apipod_raw::contract::{self, TaskKind};
+use apipod_raw::types;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::poll::PollPolicy;
+use crate::retry::{self, header_str};
+
+/// Everything needed to find a task again, in this process or another one.
+///
+/// Serialise it (JSON, a database row) right after submitting; [`Client::task`] turns it back
+/// into a [`Task`] to wait on. The idempotency key lets you re-submit the same request
+/// without creating a second task if you lost the submit's answer.
+///
+/// ```
+/// use apipod::TaskHandle;
+/// let json = r#"{"kind":"image","model":"seedream-v4.5","task_id":"img_1","idempotency_key":"k","submitted_at":1786358400}"#;
+/// let handle: TaskHandle = serde_json::from_str(json).unwrap();
+/// assert_eq!(handle.task_id, "img_1");
+/// assert_eq!(serde_json::from_str::<TaskHandle>(&serde_json::to_string(&handle).unwrap()).unwrap(), handle);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskHandle {
+    /// Image or video.
+    #[serde(with = "kind_serde")]
+    pub kind: TaskKind,
+    /// Model id (empty when unknown, e.g. a task looked up by id).
+    #[serde(default)]
+    pub model: String,
+    /// APIPod's task id.
+    pub task_id: String,
+    /// The key the task was created with (empty when unknown).
+    #[serde(default)]
+    pub idempotency_key: String,
+    /// When the task was submitted (Unix seconds in JSON).
+    #[serde(default = "unix_epoch", with = "unix_seconds")]
+    pub submitted_at: SystemTime,
+    /// The callback URL given at submit, when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+fn unix_epoch() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+}
+
+mod kind_serde {
+    use super::TaskKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &TaskKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TaskKind, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod unix_seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::{Duration, SystemTime};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let secs = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        s.serialize_f64((secs * 1000.0).round() / 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let secs = f64::deserialize(d)?;
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(serde::de::Error::custom(
+                "submitted_at must be Unix seconds",
+            ));
+        }
+        Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
+    }
+}
+
+impl TaskHandle {
+    /// A handle for a task known only by kind and id.
+    pub fn from_id(kind: TaskKind, task_id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            model: String::new(),
+            task_id: task_id.into(),
+            idempotency_key: String::new(),
+            submitted_at: SystemTime::now(),
+            callback_url: None,
+        }
+    }
+}
+
+/// One read of a task's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSnapshot {
+    /// Image or video.
+    pub kind: TaskKind,
+    /// The decoded `data` object, as generated from the spec.
+    pub detail: types::TaskDetail,
+    /// `X-Request-ID` of the status read.
+    pub request_id: Option<String>,
+    /// `Retry-After` sent with the status, if any.
+    pub retry_after: Option<Duration>,
+}
+
+impl TaskSnapshot {
+    /// Builds a snapshot from a decoded `data` object.
+    pub fn new(kind: TaskKind, detail: types::TaskDetail) -> Self {
+        Self {
+            kind,
+            detail,
+            request_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// The task id.
+    pub fn task_id(&self) -> &str {
+        &self.detail.task_id
+    }
+
+    /// The status (unknown values kept).
+    pub fn status(&self) -> &TaskStatus {
+        &self.detail.status
+    }
+
+    /// Progress 0-100, when reported.
+    pub fn progress(&self) -> Option<u8> {
+        self.detail.progress.map(|p| p.clamp(0, 100) as u8)
+    }
+
+    /// Machine-readable failure code, when reported.
+    pub fn error_code(&self) -> Option<&str> {
+        self.detail.error_code.as_deref()
+    }
+
+    /// Failure message: `error_message` (images) or `error` (videos).
+    pub fn error_message(&self) -> Option<&str> {
+        self.detail
+            .error_message
+            .as_deref()
+            .or(self.detail.error.as_deref())
+    }
+
+    /// When the task finished, when reported.
+    pub fn completed_at(&self) -> Option<SystemTime> {
+        let secs = u64::try_from(self.detail.completed_at?).ok()?;
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    /// The results (empty until completed).
+    pub fn outputs(&self) -> Vec<Output> {
+        Output::from_snapshot(self)
+    }
+
+    fn changed_from(&self, other: Option<&TaskSnapshot>) -> bool {
+        other.is_none_or(|o| {
+            o.detail.status != self.detail.status || o.detail.progress != self.detail.progress
+        })
+    }
+}
+
+/// A completed task with its results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completed {
+    /// The final snapshot.
+    pub snapshot: TaskSnapshot,
+    /// The task's handle.
+    pub handle: TaskHandle,
+}
+
+impl Completed {
+    /// The results, in order.
+    pub fn outputs(&self) -> Vec<Output> {
+        self.snapshot.outputs()
+    }
+
+    /// The task id.
+    pub fn task_id(&self) -> &str {
+        self.snapshot.task_id()
+    }
+}
+
+/// How long and how to wait.
+#[derive(Debug, Clone, Default)]
+pub struct WaitOptions {
+    /// Overall deadline for the whole wait (default 10 min for images, 30 min for videos).
+    pub timeout: Option<Duration>,
+    /// Stops waiting when cancelled (the task keeps running on APIPod).
+    pub cancel: Option<CancellationToken>,
+    /// Polling policy (default: the client's).
+    pub poll: Option<PollPolicy>,
+    /// How many consecutive reads may report a status this SDK does not know before giving
+    /// up (default 120).
+    pub max_unknown_reads: Option<u32>,
+}
+
+impl WaitOptions {
+    /// Options with this deadline.
+    pub fn timeout(d: Duration) -> Self {
+        Self {
+            timeout: Some(d),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a cancellation token.
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Sets the polling policy.
+    pub fn with_poll(mut self, poll: PollPolicy) -> Self {
+        self.poll = Some(poll);
+        self
+    }
+}
+
+/// Default overall wait deadline for a kind of task.
+pub fn default_timeout(kind: TaskKind) -> Duration {
+    match kind {
+        TaskKind::Image => Duration::from_secs(10 * 60),
+        TaskKind::Video => Duration::from_secs(30 * 60),
+    }
+}
+
+/// A task on APIPod: read it, wait for it, or stream its updates.
+#[derive(Debug, Clone)]
+pub struct Task {
+    client: Client,
+    handle: TaskHandle,
+}
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<TaskSnapshot>> + Send>>;
+
+impl Task {
+    pub(crate) fn new(client: Client, handle: TaskHandle) -> Self {
+        Self { client, handle }
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &TaskHandle {
+        &self.handle
+    }
+
+    /// Reads the status once. Transport errors, 429 and 5xx are retried per the client's
+    /// policy; an error `code` inside an HTTP 200 is an error.
+    pub async fn status(&self) -> Result<TaskSnapshot> {
+        let mut schedule = self.client.inner.retry.schedule();
+        loop {
+            match self.status_once().await {
+                Ok(s) => return Ok(s),
+                Err(err) => {
+                    let Some(delay) = self.client.inner.retry.delay_for(&err, schedule.next())
+                    else {
+                        return Err(err);
+                    };
+                    tracing::debug!(?delay, error = %err, "status read failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn status_once(&self) -> Result<TaskSnapshot> {
+        let _permit = self.client.acquire().await;
+        let raw = self.client.raw();
+        let id = self.handle.task_id.as_str();
+        let response = match self.handle.kind {
+            TaskKind::Image => raw.get_image_task(id).await,
+            TaskKind::Video => raw.get_video_task(id).await,
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return Err(retry::from_raw(e).await),
+        };
+        let headers = response.headers().clone();
+        let body = response.into_inner();
+        let request_id = header_str(&headers, "x-request-id");
+        if body.code != 200 && body.code != 0 {
+            return Err(retry::classify(
+                u16::try_from(body.code).unwrap_or(500),
+                None,
+                body.message,
+                request_id,
+                retry::retry_after(&headers),
+            ));
+        }
+        Ok(TaskSnapshot {
+            kind: self.handle.kind,
+            detail: body.data,
+            request_id,
+            retry_after: retry::retry_after(&headers),
+        })
+    }
+
+    /// Waits until the task completes, with the default deadline for its kind.
+    pub async fn wait(&self) -> Result<Completed> {
+        self.wait_with(WaitOptions::default()).await
+    }
+
+    /// Waits until the task completes.
+    ///
+    /// `failed` and `cancelled` become [`Error::TaskFailed`]; a passed deadline
+    /// [`Error::Timeout`] and a cancelled token [`Error::Cancelled`], both carrying the task
+    /// id so the wait can be resumed.
+    pub async fn wait_with(&self, options: WaitOptions) -> Result<Completed> {
+        self.run(options, |_| {}).await
+    }
+
+    /// A stream of snapshots, one per change of status or progress, ending after the
+    /// terminal one (or with the error that ended the wait).
+    pub fn updates(
+        &self,
+        options: WaitOptions,
+    ) -> impl Stream<Item = Result<TaskSnapshot>> + Send + 'static {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = self.clone();
+        tokio::spawn(async move {
+            let tx2 = tx.clone();
+            let result = task
+                .run(options, move |snap| {
+                    let _ = tx2.send(Ok(snap.clone()));
+                })
+                .await;
+            if let Err(e) = result {
+                let _ = tx.send(Err(e));
+            }
+        });
+        let stream: SnapshotStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        stream
+    }
+
+    async fn run(
+        &self,
+        options: WaitOptions,
+        mut on_change: impl FnMut(&TaskSnapshot) + Send,
+    ) -> Result<Completed> {
+        let span = tracing::info_span!(
+            "apipod.wait",
+            task_id = %self.handle.task_id,
+            model = %self.handle.model,
+            kind = %self.handle.kind,
+        );
+        async move {
+            let started = Instant::now();
+            let timeout = options
+                .timeout
+                .unwrap_or_else(|| default_timeout(self.handle.kind));
+            let deadline = started + timeout;
+            let cancel = options.cancel.clone().unwrap_or_default();
+            let poll = options
+                .poll
+                .clone()
+                .unwrap_or_else(|| self.client.inner.poll.clone());
+            let hint = contract::find(&self.handle.model).and_then(|m| m.polling);
+            let max_unknown = options.max_unknown_reads.unwrap_or(120);
+            // The staged schedule follows the task's age, not the wait's.
+            let age_at_start = SystemTime::now()
+                .duration_since(self.handle.submitted_at)
+                .unwrap_or_default();
+            let hub = self.client.inner.callbacks.clone();
+            let callback_expected = hub.is_some() && self.handle.callback_url.is_some();
+            let mut notified = hub.as_ref().map(|h| h.subscribe(&self.handle.task_id));
+            let mut last: Option<TaskSnapshot> = None;
+            let mut unknown_reads = 0u32;
+            let mut warned: HashSet<String> = HashSet::new();
+            let timed_out = |last: Option<TaskSnapshot>| Error::Timeout {
+                task_id: Some(self.handle.task_id.clone()),
+                elapsed: started.elapsed(),
+                last: last.map(Box::new),
+            };
+            loop {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled {
+                        task_id: Some(self.handle.task_id.clone()),
+                    });
+                }
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let read = tokio::select! {
+                    r = self.status() => r,
+                    _ = tokio::time::sleep(remaining) => return Err(timed_out(last)),
+                    _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: Some(self.handle.task_id.clone()) }),
+                };
+                let snap = read?;
+                if snap.changed_from(last.as_ref()) {
+                    tracing::debug!(status = %snap.status(), progress = ?snap.progress(), "task update");
+                    on_change(&snap);
+                }
+                match snap.status().clone() {
+                    TaskStatus::Completed => {
+                        tracing::info!(elapsed = ?started.elapsed(), "task completed");
+                        return Ok(Completed {
+                            snapshot: snap,
+                            handle: self.handle.clone(),
+                        });
+                    }
+                    TaskStatus::Failed | TaskStatus::Cancelled => {
+                        return Err(Error::TaskFailed {
+                            task_id: self.handle.task_id.clone(),
+                            code: snap.error_code().map(str::to_string),
+                            message: snap.error_message().map(str::to_string),
+                            snapshot: Box::new(snap),
+                        });
+                    }
+                    TaskStatus::Unknown(value) => {
+                        unknown_reads += 1;
+                        if warned.insert(value.clone()) {
+                            tracing::warn!(status = %value, "task reports a status this SDK does not know; still waiting");
+                        }
+                        if unknown_reads > max_unknown {
+                            return Err(Error::Api {
+                                status: 200,
+                                code: Some("unknown_status".into()),
+                                message: format!(
+                                    "task {} reported unknown status {value:?} {unknown_reads} times in a row",
+                                    self.handle.task_id
+                                ),
+                                request_id: snap.request_id.clone(),
+                                retry_after: None,
+                            });
+                        }
+                    }
+                    _ => unknown_reads = 0,
+                }
+                let age = age_at_start + started.elapsed();
+                let mut delay = poll.delay(age, hint);
+                if snap.status().is_unknown() {
+                    delay = delay.max(Duration::from_secs(2));
+                }
+                if callback_expected {
+                    // The callback will wake us; poll only as a safety net.
+                    delay = (delay * 4).min(Duration::from_secs(60));
+                }
+                if let Some(ra) = snap.retry_after {
+                    delay = delay.max(ra.min(self.client.inner.retry.max_retry_after));
+                }
+                last = Some(snap);
+                let wake = (Instant::now() + delay).min(deadline);
+                let callback = async {
+                    match notified.as_mut() {
+                        Some(n) => n.changed().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => {}
+                    _ = callback => tracing::debug!("callback received; reading the status now"),
+                    _ = cancel.cancelled() => {}
+                }
+                if Instant::now() >= deadline && !cancel.is_cancelled() {
+                    return Err(timed_out(last));
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
