@@ -47,21 +47,21 @@ impl PollPolicy {
                 late,
                 jitter,
             } => {
-                let base = if age < Duration::from_secs(30) {
-                    hint.map(|h| {
-                        Duration::from_millis(h.interval_ms)
-                            .clamp(Duration::from_secs(2), Duration::from_secs(3))
-                    })
-                    .unwrap_or(*early)
-                    .min(*early.max(&Duration::from_secs(3)))
-                } else if age < Duration::from_secs(120) {
-                    *middle
-                } else {
-                    *late
-                };
                 let j = jitter.clamp(0.0, 0.5);
                 let factor = 1.0 - j + fastrand::f64() * 2.0 * j;
-                base.mul_f64(factor)
+                if age < Duration::from_secs(30) {
+                    match hint {
+                        // The model's own interval, jittered, kept inside the docs' 2-3 s band.
+                        Some(h) => Duration::from_millis(h.interval_ms)
+                            .mul_f64(factor)
+                            .clamp(Duration::from_secs(2), Duration::from_secs(3)),
+                        None => early.mul_f64(factor),
+                    }
+                } else if age < Duration::from_secs(120) {
+                    middle.mul_f64(factor)
+                } else {
+                    late.mul_f64(factor)
+                }
             }
         }
     }

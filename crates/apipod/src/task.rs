@@ -395,10 +395,11 @@ impl Task {
                         task_id: Some(self.handle.task_id.clone()),
                     });
                 }
-                let remaining = deadline.saturating_duration_since(Instant::now());
+                // Each read is bounded by the client's request timeout; the deadline is
+                // checked between reads. (No timer races the read itself, which keeps waits
+                // deterministic under paused tokio time in tests.)
                 let read = tokio::select! {
                     r = self.status() => r,
-                    _ = tokio::time::sleep(remaining) => return Err(timed_out(last)),
                     _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: Some(self.handle.task_id.clone()) }),
                 };
                 let snap = read?;
