@@ -388,7 +388,9 @@ impl Client {
             Err(e) => return Err(retry::from_raw(e).await),
         };
         let headers = response.headers().clone();
-        finish_create(response.into_inner(), &headers)
+        let body = response.into_inner();
+        tracing::trace!(code = body.code, message = %body.message, task_id = ?body.data.task_id, "create response");
+        finish_create(body, &headers)
     }
 
     /// The raw escape hatch: the same request as the generated create, with any JSON body.

@@ -143,6 +143,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let request_id = header_str(headers, "x-request-id");
     let retry_after = retry_after(headers);
+    tracing::trace!(status, request_id = ?request_id, body = %excerpt(body), "APIPod error body");
     let parsed: Option<types::ErrorResponse> = serde_json::from_slice(body).ok();
     let (code, message) = match &parsed {
         Some(e) => {
