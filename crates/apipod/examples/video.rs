@@ -1,0 +1,30 @@
+//! Video: submit a Seedance task and follow its progress as a stream of updates.
+//!
+//! ```sh
+//! APIPOD_API_KEY=... cargo run -p apipod --example video
+//! ```
+
+use apipod::WaitOptions;
+use apipod::models::Seedance20T2v;
+use apipod::types::Seedance20T2vRequestResolution;
+use futures::StreamExt;
+
+#[tokio::main]
+async fn main() -> apipod::Result<()> {
+    let client = apipod::Client::from_env()?;
+    let request = Seedance20T2v::new("slow dolly shot across a night market")
+        .duration(5)
+        .resolution(Seedance20T2vRequestResolution::X720p)
+        .generate_audio(true);
+    let submitted = client.submit(request).await?;
+    let task = client.task(submitted.handle);
+    let mut updates = Box::pin(task.updates(WaitOptions::default()));
+    while let Some(update) = updates.next().await {
+        let snapshot = update?;
+        eprintln!("{} {:?}%", snapshot.status(), snapshot.progress());
+        for output in snapshot.outputs() {
+            println!("{}", output.url);
+        }
+    }
+    Ok(())
+}
