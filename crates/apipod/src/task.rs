@@ -282,6 +282,13 @@ impl Task {
     }
 
     async fn status_once(&self) -> Result<TaskSnapshot> {
+        let id = self.handle.task_id.trim();
+        if id.is_empty() || id == "." || id == ".." || id.contains('/') {
+            return Err(Error::Config(format!(
+                "{:?} is not a task id",
+                self.handle.task_id
+            )));
+        }
         let _permit = self.client.acquire().await;
         let raw = self.client.raw();
         let id = self.handle.task_id.as_str();
