@@ -1,0 +1,552 @@
+//! Tasks and their lifecycle.
+//!
+//! A task stores only when it was created and a plan (how long each phase lasts and how it
+//! ends). Its state is derived from its age whenever it is read, so tasks need no timers
+//! and 10,000 of them cost a few megabytes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apipod_raw::TaskStatus;
+use apipod_raw::contract::{ModelContract, TaskKind};
+use apipod_raw::types::{TaskDetail, TaskResult, VeoVideoResult};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::config::{MockConfig, Timing};
+use crate::faults::{FaultConfig, mix, unit};
+use crate::media::{self, MediaFile};
+
+/// Prompt markers that decide how a task ends.
+///
+/// Put one anywhere in the `prompt` of a create request:
+///
+/// ```
+/// use apipod_mock::markers;
+///
+/// let prompt = format!("a lighthouse at dawn {}", markers::FAIL);
+/// assert_eq!(prompt, "a lighthouse at dawn [mock:fail]");
+/// ```
+pub mod markers {
+    /// The task ends `failed` with error code `UPSTREAM_CAPACITY_EXHAUSTED`.
+    pub const FAIL: &str = "[mock:fail]";
+    /// Prefix of `[mock:fail=CODE]`: the task ends `failed` with error code `CODE`.
+    pub const FAIL_WITH_CODE: &str = "[mock:fail=";
+    /// The task ends `cancelled`.
+    pub const CANCEL: &str = "[mock:cancel]";
+    /// After processing, the task reports the undocumented status `finalizing` for as long
+    /// as it processed, then ends as it otherwise would.
+    pub const UNKNOWN_STATUS: &str = "[mock:unknown-status]";
+    /// The task never finishes: it stays `processing` at 99% (for deadline tests).
+    pub const STUCK: &str = "[mock:stuck]";
+}
+
+/// The error code of `[mock:fail]` and of failures drawn by
+/// [`FaultConfig::task_failure_rate`].
+pub const DEFAULT_FAILURE_CODE: &str = "UPSTREAM_CAPACITY_EXHAUSTED";
+
+/// The status value `[mock:unknown-status]` reports.
+pub(crate) const FINALIZING: &str = "finalizing";
+
+/// How a task ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Complete,
+    Fail { code: String, message: String },
+    Cancel,
+    Never,
+}
+
+/// Durations and ending of one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub pending: Duration,
+    pub processing: Duration,
+    /// Time reported as `finalizing` after processing (zero unless asked for).
+    pub finalizing: Duration,
+    pub outcome: Outcome,
+}
+
+/// A task's state at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Pending,
+    Processing { progress: i64 },
+    Finalizing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// One task.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub id: String,
+    pub kind: TaskKind,
+    pub model: &'static str,
+    /// API key that created it; other keys get 404.
+    pub owner: String,
+    /// `X-Request-ID` of the create request.
+    pub request_id: String,
+    pub created: Instant,
+    pub created_wall: SystemTime,
+    pub plan: Plan,
+    pub files: Vec<MediaFile>,
+    pub callback_url: Option<String>,
+}
+
+impl Task {
+    /// Time from creation to the terminal state, or `None` if it never ends.
+    pub fn terminal_after(&self) -> Option<Duration> {
+        match self.plan.outcome {
+            Outcome::Never => None,
+            _ => Some(self.plan.pending + self.plan.processing + self.plan.finalizing),
+        }
+    }
+
+    /// When the task becomes terminal.
+    pub fn terminal_at(&self) -> Option<Instant> {
+        self.terminal_after().map(|d| self.created + d)
+    }
+
+    /// Unix seconds of the terminal state.
+    pub fn completed_unix(&self) -> Option<i64> {
+        let wall = self.completed_wall()?;
+        wall.duration_since(UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as i64)
+    }
+
+    /// Wall-clock time of the terminal state.
+    pub fn completed_wall(&self) -> Option<SystemTime> {
+        self.terminal_after().map(|d| self.created_wall + d)
+    }
+
+    /// The phase at `now`.
+    pub fn phase_at(&self, now: Instant) -> Phase {
+        let age = now.saturating_duration_since(self.created);
+        let plan = &self.plan;
+        if age < plan.pending {
+            return Phase::Pending;
+        }
+        let into = age - plan.pending;
+        if into < plan.processing {
+            let progress = (into.as_nanos() * 100 / plan.processing.as_nanos()) as i64;
+            return Phase::Processing {
+                progress: progress.clamp(0, 99),
+            };
+        }
+        if plan.outcome == Outcome::Never {
+            return Phase::Processing { progress: 99 };
+        }
+        if into - plan.processing < plan.finalizing {
+            return Phase::Finalizing;
+        }
+        match plan.outcome {
+            Outcome::Complete => Phase::Completed,
+            Outcome::Fail { .. } => Phase::Failed,
+            Outcome::Cancel => Phase::Cancelled,
+            Outcome::Never => unreachable!("handled above"),
+        }
+    }
+
+    /// URL of result file `index`.
+    pub fn file_url(&self, base_url: &str, index: usize) -> String {
+        let ext = self.files[index].ext();
+        format!("{base_url}/files/{}/{index}.{ext}", self.id)
+    }
+
+    /// The `result` of a completed task.
+    pub fn result(&self, base_url: &str, veo_object: bool) -> TaskResult {
+        if veo_object
+            && self.model.starts_with("veo")
+            && let Some((i, file)) = self
+                .files
+                .iter()
+                .enumerate()
+                .find(|(_, f)| matches!(f, MediaFile::Video { .. }))
+        {
+            let (width, height) = file.dimensions();
+            return TaskResult::VeoVideoResult(VeoVideoResult {
+                url: self.file_url(base_url, i),
+                width: Some(i64::from(width)),
+                height: Some(i64::from(height)),
+                duration: file.duration_secs(),
+            });
+        }
+        TaskResult::Array(
+            (0..self.files.len())
+                .map(|i| self.file_url(base_url, i))
+                .collect(),
+        )
+    }
+
+    /// The status `data` at `now`, built from the spec's generated type.
+    pub fn detail(&self, now: Instant, base_url: &str, veo_object: bool) -> TaskDetail {
+        let mut detail = TaskDetail {
+            task_id: self.id.clone(),
+            status: TaskStatus::Pending,
+            progress: None,
+            result: None,
+            completed_at: None,
+            error: None,
+            error_code: None,
+            error_message: None,
+        };
+        match self.phase_at(now) {
+            Phase::Pending => detail.progress = Some(0),
+            Phase::Processing { progress } => {
+                detail.status = TaskStatus::Processing;
+                detail.progress = Some(progress);
+            }
+            Phase::Finalizing => {
+                detail.status = TaskStatus::from_wire(FINALIZING);
+                detail.progress = Some(99);
+            }
+            Phase::Completed => {
+                detail.status = TaskStatus::Completed;
+                detail.progress = Some(100);
+                detail.result = Some(self.result(base_url, veo_object));
+                detail.completed_at = self.completed_unix();
+            }
+            Phase::Failed => {
+                detail.status = TaskStatus::Failed;
+                detail.completed_at = self.completed_unix();
+                if let Outcome::Fail { code, message } = &self.plan.outcome {
+                    match self.kind {
+                        TaskKind::Image => {
+                            detail.error_code = Some(code.clone());
+                            detail.error_message = Some(message.clone());
+                        }
+                        TaskKind::Video => detail.error = Some(message.clone()),
+                    }
+                }
+            }
+            Phase::Cancelled => {
+                detail.status = TaskStatus::Cancelled;
+                detail.completed_at = self.completed_unix();
+            }
+        }
+        detail
+    }
+}
+
+/// Everything needed to make a task from a validated request.
+pub(crate) struct NewTask<'a> {
+    pub contract: &'static ModelContract,
+    pub body: &'a Map<String, Value>,
+    pub owner: &'a str,
+    pub request_id: &'a str,
+}
+
+/// All tasks of one server.
+#[derive(Debug, Default)]
+pub(crate) struct TaskStore {
+    tasks: Mutex<HashMap<String, Arc<Task>>>,
+    created: AtomicUsize,
+    sequence: AtomicU64,
+}
+
+impl TaskStore {
+    /// Creates and stores a task.
+    pub fn create(&self, new: NewTask<'_>, config: &MockConfig, faults: &FaultConfig) -> Arc<Task> {
+        let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let kind = new.contract.kind;
+        let prefix = match kind {
+            TaskKind::Image => "img",
+            TaskKind::Video => "vid",
+        };
+        let id = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let prompt = new.body.get("prompt").and_then(Value::as_str).unwrap_or("");
+        let plan = plan(new.contract, prompt, config, faults, seq);
+        let media_seed = mix(config.seed, fnv1a(prompt.as_bytes()));
+        let files = media::plan(new.contract, new.body, media_seed);
+        let callback_url = new
+            .body
+            .get("callback_url")
+            .and_then(Value::as_str)
+            .filter(|u| !u.trim().is_empty() && new.contract.accepts_callback())
+            .map(str::to_string);
+        let task = Arc::new(Task {
+            id: id.clone(),
+            kind,
+            model: new.contract.id,
+            owner: new.owner.to_string(),
+            request_id: new.request_id.to_string(),
+            created: Instant::now(),
+            created_wall: SystemTime::now(),
+            plan,
+            files,
+            callback_url,
+        });
+        self.tasks
+            .lock()
+            .expect("task store lock")
+            .insert(id, task.clone());
+        self.created.fetch_add(1, Ordering::Relaxed);
+        task
+    }
+
+    /// The task with this id.
+    pub fn get(&self, id: &str) -> Option<Arc<Task>> {
+        self.tasks.lock().expect("task store lock").get(id).cloned()
+    }
+
+    /// Number of tasks created.
+    pub fn created(&self) -> usize {
+        self.created.load(Ordering::Relaxed)
+    }
+}
+
+/// Picks durations and outcome for the `seq`-th task.
+fn plan(
+    contract: &ModelContract,
+    prompt: &str,
+    config: &MockConfig,
+    faults: &FaultConfig,
+    seq: u64,
+) -> Plan {
+    let (pending, processing) = match config.timing {
+        Timing::Fixed {
+            pending,
+            processing,
+        } => (pending, processing),
+        Timing::Realistic => realistic_durations(contract.id, config.seed, seq),
+    };
+    let outcome = if prompt.contains(markers::STUCK) {
+        Outcome::Never
+    } else if prompt.contains(markers::CANCEL) {
+        Outcome::Cancel
+    } else if prompt.contains(markers::FAIL) {
+        default_failure()
+    } else if let Some(code) = marker_code(prompt) {
+        Outcome::Fail {
+            message: format!("The task failed upstream ({code})."),
+            code,
+        }
+    } else {
+        let u = unit(mix(config.seed ^ 0x0C7C_0E5E, seq));
+        if u < faults.task_failure_rate {
+            default_failure()
+        } else if u < faults.task_failure_rate + faults.task_cancel_rate {
+            Outcome::Cancel
+        } else {
+            Outcome::Complete
+        }
+    };
+    let finalizing = if prompt.contains(markers::UNKNOWN_STATUS) {
+        processing.max(Duration::from_millis(1))
+    } else {
+        Duration::ZERO
+    };
+    Plan {
+        pending,
+        processing,
+        finalizing,
+        outcome,
+    }
+}
+
+fn default_failure() -> Outcome {
+    Outcome::Fail {
+        code: DEFAULT_FAILURE_CODE.into(),
+        message: "The upstream provider has no capacity for this task right now; retry later."
+            .into(),
+    }
+}
+
+/// `CODE` of a `[mock:fail=CODE]` marker.
+fn marker_code(prompt: &str) -> Option<String> {
+    let start = prompt.find(markers::FAIL_WITH_CODE)? + markers::FAIL_WITH_CODE.len();
+    let end = start + prompt[start..].find(']')?;
+    let code = prompt[start..end].trim();
+    (!code.is_empty()).then(|| code.to_string())
+}
+
+/// Per-model (pending, processing) ranges in seconds, close to what APIPod's models take.
+fn realistic_ranges(model: &str) -> ((f64, f64), (f64, f64)) {
+    match model {
+        "nano-banana-2" => ((1.0, 3.0), (5.0, 25.0)),
+        "nano-banana-pro" => ((1.0, 5.0), (15.0, 60.0)),
+        m if m.starts_with("seedream") => ((1.0, 4.0), (8.0, 40.0)),
+        m if m.starts_with("wan2.7-image-pro") => ((2.0, 8.0), (20.0, 82.0)),
+        m if m.starts_with("wan") => ((2.0, 8.0), (15.0, 70.0)),
+        m if m.starts_with("veo") => ((5.0, 20.0), (40.0, 120.0)),
+        m if m.starts_with("seedance") && m.contains("fast") => ((5.0, 30.0), (30.0, 240.0)),
+        m if m.starts_with("seedance") => ((10.0, 60.0), (60.0, 540.0)),
+        // A model added to the spec later: image-like timing.
+        _ => ((1.0, 5.0), (10.0, 60.0)),
+    }
+}
+
+fn realistic_durations(model: &str, seed: u64, seq: u64) -> (Duration, Duration) {
+    let ((p_lo, p_hi), (r_lo, r_hi)) = realistic_ranges(model);
+    let h = mix(seed ^ 0x7111_1146, seq);
+    let pending = p_lo + unit(h) * (p_hi - p_lo);
+    let processing = r_lo + unit(mix(h, 1)) * (r_hi - r_lo);
+    (
+        Duration::from_secs_f64(pending),
+        Duration::from_secs_f64(processing),
+    )
+}
+
+/// The made-up but deterministic `X-Request-Cost` of a create: a per-model unit price times
+/// the number of images (WAN `n`) or seconds (Seedance `duration`). Not APIPod's prices.
+pub(crate) fn cost(contract: &ModelContract, body: &Map<String, Value>) -> String {
+    let number = |name: &str| {
+        body.get(name)
+            .cloned()
+            .or_else(|| contract.field(name).and_then(|f| f.default_value()))
+            .and_then(|v| v.as_f64())
+    };
+    let id = contract.id;
+    let value = match id {
+        "nano-banana-2" => 0.04,
+        "nano-banana-pro" => 0.12,
+        m if m.starts_with("seedream-v4.5") => 0.03,
+        m if m.starts_with("seedream-5.0") => 0.025,
+        m if m.starts_with("wan2.7-image-pro") => 0.06 * number("n").unwrap_or(1.0),
+        m if m.starts_with("wan") => 0.03 * number("n").unwrap_or(1.0),
+        m if m.starts_with("veo") => 0.4,
+        m if m.starts_with("seedance") && m.contains("fast") => {
+            0.06 * number("duration").unwrap_or(5.0)
+        }
+        m if m.starts_with("seedance") => 0.1 * number("duration").unwrap_or(5.0),
+        _ => 0.01,
+    };
+    format!("{value:.4}")
+}
+
+/// FNV-1a, 64 bit: a stable hash of the prompt for media seeds.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apipod_raw::contract::find;
+    use serde_json::json;
+
+    fn task_with(plan: Plan) -> Task {
+        Task {
+            id: "img_x".into(),
+            kind: TaskKind::Image,
+            model: "nano-banana-2",
+            owner: "k".into(),
+            request_id: "req_x".into(),
+            created: Instant::now(),
+            created_wall: SystemTime::now(),
+            plan,
+            files: vec![],
+            callback_url: None,
+        }
+    }
+
+    #[test]
+    fn phases_follow_age() {
+        let task = task_with(Plan {
+            pending: Duration::from_secs(1),
+            processing: Duration::from_secs(4),
+            finalizing: Duration::from_secs(2),
+            outcome: Outcome::Cancel,
+        });
+        let at = |ms: u64| task.phase_at(task.created + Duration::from_millis(ms));
+        assert_eq!(at(0), Phase::Pending);
+        assert_eq!(at(999), Phase::Pending);
+        assert_eq!(at(1000), Phase::Processing { progress: 0 });
+        assert_eq!(at(3000), Phase::Processing { progress: 50 });
+        assert_eq!(at(4999), Phase::Processing { progress: 99 });
+        assert_eq!(at(5000), Phase::Finalizing);
+        assert_eq!(at(7000), Phase::Cancelled);
+        assert_eq!(task.terminal_after(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn stuck_tasks_never_end() {
+        let task = task_with(Plan {
+            pending: Duration::ZERO,
+            processing: Duration::from_secs(1),
+            finalizing: Duration::ZERO,
+            outcome: Outcome::Never,
+        });
+        let later = task.created + Duration::from_secs(1_000_000);
+        assert_eq!(task.phase_at(later), Phase::Processing { progress: 99 });
+        assert_eq!(task.terminal_after(), None);
+    }
+
+    #[test]
+    fn markers_pick_outcomes() {
+        let model = find("seedream-v4.5").unwrap();
+        let config = MockConfig::fast();
+        let faults = FaultConfig::new();
+        let outcome = |prompt: &str| plan(model, prompt, &config, &faults, 0).outcome;
+        assert_eq!(outcome("plain"), Outcome::Complete);
+        assert_eq!(outcome("x [mock:cancel]"), Outcome::Cancel);
+        assert_eq!(outcome("[mock:stuck] y"), Outcome::Never);
+        assert!(
+            matches!(outcome("[mock:fail]"), Outcome::Fail { code, .. } if code == DEFAULT_FAILURE_CODE)
+        );
+        assert!(
+            matches!(outcome("[mock:fail=CONTENT_POLICY]"), Outcome::Fail { code, .. } if code == "CONTENT_POLICY")
+        );
+        let p = plan(model, "[mock:unknown-status]", &config, &faults, 0);
+        assert_eq!(p.finalizing, p.processing);
+    }
+
+    #[test]
+    fn outcome_rates_are_seeded() {
+        let model = find("seedream-v4.5").unwrap();
+        let config = MockConfig::fast().seed(11);
+        let faults = FaultConfig::new().task_failure_rate(0.5);
+        let outcomes: Vec<_> = (0..400)
+            .map(|seq| plan(model, "p", &config, &faults, seq).outcome)
+            .collect();
+        let again: Vec<_> = (0..400)
+            .map(|seq| plan(model, "p", &config, &faults, seq).outcome)
+            .collect();
+        assert_eq!(outcomes, again);
+        let failed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Fail { .. }))
+            .count();
+        assert!((150..250).contains(&failed), "{failed}");
+    }
+
+    #[test]
+    fn realistic_durations_stay_in_range() {
+        for seq in 0..200 {
+            let (p, r) = realistic_durations("seedance-2.0-t2v", 5, seq);
+            let total = (p + r).as_secs_f64();
+            assert!((30.0..=600.0).contains(&total), "{total}");
+            let (p, r) = realistic_durations("nano-banana-2", 5, seq);
+            let total = (p + r).as_secs_f64();
+            assert!((5.0..=90.0).contains(&total), "{total}");
+        }
+        assert_eq!(
+            realistic_durations("veo3-1-fast", 1, 7),
+            realistic_durations("veo3-1-fast", 1, 7)
+        );
+    }
+
+    #[test]
+    fn cost_per_model_and_units() {
+        let c = |body: Value| {
+            cost(
+                find(body["model"].as_str().unwrap()).unwrap(),
+                body.as_object().unwrap(),
+            )
+        };
+        assert_eq!(c(json!({"model": "nano-banana-2"})), "0.0400");
+        assert_eq!(c(json!({"model": "wan2.7-image", "n": 3})), "0.0900");
+        assert_eq!(c(json!({"model": "seedance-2.0-t2v"})), "0.5000");
+        assert_eq!(
+            c(json!({"model": "seedance-2.0-fast-t2v", "duration": 10})),
+            "0.6000"
+        );
+    }
+}
