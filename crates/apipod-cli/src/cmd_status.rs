@@ -1,0 +1,246 @@
+//! `apipod status` and `apipod wait`: read or wait on a task by id.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use apipod::{Client, TaskHandle, TaskKind, TaskSnapshot, WaitOptions};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::cmd_download::{download_error, save_outputs};
+use crate::context::Context;
+use crate::exit::with_resume_hint;
+use crate::println_nopipe;
+use crate::progress::{Reporter, wait_with_progress};
+
+/// `--kind`: which API the task belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// An image task.
+    Image,
+    /// A video task.
+    Video,
+}
+
+impl From<KindArg> for TaskKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Image => TaskKind::Image,
+            KindArg::Video => TaskKind::Video,
+        }
+    }
+}
+
+/// The kind a task id's prefix shows (`img_...`, `vid_...`), if any.
+pub fn kind_from_id(id: &str) -> Option<TaskKind> {
+    if id.starts_with("img_") {
+        Some(TaskKind::Image)
+    } else if id.starts_with("vid_") {
+        Some(TaskKind::Video)
+    } else {
+        None
+    }
+}
+
+/// Reads a task once: as `kind` when given, else as the id's prefix says, else as an image
+/// task and, when APIPod answers 404, as a video task.
+pub async fn locate(client: &Client, id: &str, kind: Option<KindArg>) -> Result<TaskSnapshot> {
+    if let Some(kind) = kind.map(TaskKind::from).or_else(|| kind_from_id(id)) {
+        return Ok(client.status(kind, id).await?);
+    }
+    match client.status(TaskKind::Image, id).await {
+        Err(e) if e.status() == Some(404) => {
+            tracing::debug!(task_id = id, "not an image task; trying video");
+        }
+        other => return Ok(other?),
+    }
+    match client.status(TaskKind::Video, id).await {
+        Err(e) if e.status() == Some(404) => Err(anyhow::Error::new(e).context(format!(
+            "task {id} was found neither as an image nor as a video task"
+        ))),
+        other => Ok(other?),
+    }
+}
+
+/// The command that resumes waiting on a task, or `None` with `--mock` (its server stops
+/// with this process, so there is nothing to resume).
+pub fn resume_command(
+    ctx: &Context,
+    kind: TaskKind,
+    task_id: &str,
+    out: Option<&Path>,
+) -> Option<String> {
+    if ctx.is_mock() {
+        return None;
+    }
+    let out = out
+        .map(|dir| format!(" --out {}", shell_word(&dir.display().to_string())))
+        .unwrap_or_default();
+    Some(format!(
+        "apipod{} wait {task_id} --kind {kind}{out}",
+        ctx.resume_flags()
+    ))
+}
+
+/// `s` quoted for a POSIX shell when it needs quoting.
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A snapshot as the JSON `status`/`wait` print.
+pub fn snapshot_json(snap: &TaskSnapshot) -> Value {
+    json!({
+        "task_id": snap.task_id(),
+        "kind": snap.kind.as_str(),
+        "status": snap.status().as_str(),
+        "progress": snap.progress(),
+        "urls": snap.outputs().iter().map(|o| o.url.clone()).collect::<Vec<_>>(),
+        "completed_at": snap.detail.completed_at,
+        "error_code": snap.error_code(),
+        "error_message": snap.error_message(),
+        "request_id": snap.request_id,
+    })
+}
+
+/// Show a task's current state.
+#[derive(Debug, Args)]
+pub struct CmdStatus {
+    /// Task id (`img_...`/`vid_...` ids need no `--kind`).
+    #[arg(value_name = "TASK_ID")]
+    pub task_id: String,
+
+    /// Image or video task (default: from the id's prefix, else tried in that order).
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CmdStatus {
+    /// Runs the command.
+    pub async fn run(&self, ctx: &mut Context) -> Result<()> {
+        let client = ctx.client().await?;
+        let snap = locate(&client, &self.task_id, self.kind).await?;
+        if self.json {
+            println_nopipe!("{}", serde_json::to_string_pretty(&snapshot_json(&snap))?);
+            return Ok(());
+        }
+        println_nopipe!("task:     {}", snap.task_id());
+        println_nopipe!("kind:     {}", snap.kind);
+        let progress = snap
+            .progress()
+            .map(|p| format!(" ({p}%)"))
+            .unwrap_or_default();
+        println_nopipe!("status:   {}{progress}", snap.status());
+        if let Some(code) = snap.error_code() {
+            println_nopipe!("error:    {code}");
+        }
+        if let Some(message) = snap.error_message() {
+            println_nopipe!("message:  {message}");
+        }
+        for output in snap.outputs() {
+            println_nopipe!("result:   {}", output.url);
+        }
+        Ok(())
+    }
+}
+
+/// Wait for a task to finish, then print its result URLs or download them.
+#[derive(Debug, Args)]
+pub struct CmdWait {
+    /// Task id.
+    #[arg(value_name = "TASK_ID")]
+    pub task_id: String,
+
+    /// Image or video task (default: from the id's prefix, else tried in that order).
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+
+    /// Give up after this many seconds (default 600 for images, 1800 for videos).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
+    /// Download the results into this directory and print the file paths (default: print
+    /// the result URLs).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CmdWait {
+    /// Runs the command.
+    pub async fn run(&self, ctx: &mut Context) -> Result<()> {
+        let client = ctx.client().await?;
+        let interrupt = ctx.interrupt();
+        let first = locate(&client, &self.task_id, self.kind).await?;
+        let handle = TaskHandle::from_id(first.kind, &self.task_id);
+        let resume = resume_command(ctx, handle.kind, &handle.task_id, self.out.as_deref());
+        let mut options = WaitOptions::default().with_cancel(interrupt.clone());
+        options.timeout = self.timeout.map(Duration::from_secs);
+        let reporter = Reporter::new();
+        let mut progress = reporter.task(handle.task_id.clone());
+        progress.update(&first);
+        let completed = wait_with_progress(&client, &handle, options, &mut progress)
+            .await
+            .map_err(|e| with_resume_hint(e, resume.as_deref()))?;
+        progress.finish();
+        let outputs = completed.outputs();
+        let files = match &self.out {
+            Some(dir) => save_outputs(&client, &outputs, dir, Some(&interrupt))
+                .await
+                .map_err(|e| download_error(e, ctx, handle.kind, &handle.task_id, dir))?,
+            None => Vec::new(),
+        };
+        if self.json {
+            let mut value = snapshot_json(&completed.snapshot);
+            value["files"] = json!(
+                files
+                    .iter()
+                    .map(|f| f.path.display().to_string())
+                    .collect::<Vec<_>>()
+            );
+            println_nopipe!("{}", serde_json::to_string_pretty(&value)?);
+        } else if self.out.is_some() {
+            for file in &files {
+                println_nopipe!("{}", file.path.display());
+            }
+        } else {
+            for output in &outputs {
+                println_nopipe!("{}", output.url);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_from_prefix() {
+        assert_eq!(kind_from_id("img_abc"), Some(TaskKind::Image));
+        assert_eq!(kind_from_id("vid_abc"), Some(TaskKind::Video));
+        assert_eq!(kind_from_id("2f0392df-7da1"), None);
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_word("out/a-1"), "out/a-1");
+        assert_eq!(shell_word("my dir"), "'my dir'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+}
