@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 pub mod contract;
+pub mod docs;
+pub mod facts;
 
 use std::fmt;
 
@@ -108,10 +110,10 @@ pub fn preprocess(mut spec: Value) -> Result<Value, Error> {
         }
         if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
             for prop in props.values_mut() {
-                if let Some(obj) = prop.as_object_mut() {
-                    if obj.remove("default").is_some() {
-                        stripped_defaults += 1;
-                    }
+                if let Some(obj) = prop.as_object_mut()
+                    && obj.remove("default").is_some()
+                {
+                    stripped_defaults += 1;
                 }
             }
         }

@@ -247,10 +247,10 @@ impl Client {
         if let Ok(key) = std::env::var("APIPOD_API_KEY") {
             builder = builder.api_key(key);
         }
-        if let Ok(url) = std::env::var("APIPOD_BASE_URL") {
-            if !url.trim().is_empty() {
-                builder = builder.base_url(url.trim());
-            }
+        if let Ok(url) = std::env::var("APIPOD_BASE_URL")
+            && !url.trim().is_empty()
+        {
+            builder = builder.base_url(url.trim());
         }
         builder.build()
     }

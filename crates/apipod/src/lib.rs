@@ -19,7 +19,12 @@
 //! * **Waiting** on APIPod's staged schedule with a deadline and cancellation
 //!   ([`Task::wait_with`]), or as a stream of updates ([`Task::updates`]); resumable from a
 //!   stored [`TaskHandle`].
-//! * **Callbacks** wake waits early through a [`CallbackHub`].
+//! * **Downloads** stream results to disk atomically with retries and bounded concurrency
+//!   ([`Client::download_all`], [`Completed::save_all`]), aware of the 24 h URL lifetime.
+//! * **Callbacks**: typed [`CallbackEvent`]s, per-submission path tokens
+//!   ([`CallbackTokens`]), de-duplication, confirmation by re-fetch ([`Client::confirm`]), and
+//!   (feature `callback-server`) an axum receiver that wakes waiting tasks through a
+//!   [`CallbackHub`].
 //! * One [`Error`] with status, machine code, request id and task id. The API key never
 //!   appears in any output.
 //!
@@ -28,7 +33,10 @@
 #![warn(missing_docs)]
 
 mod callback;
+#[cfg(feature = "callback-server")]
+pub mod callback_server;
 mod client;
+mod download;
 mod error;
 pub mod models;
 mod output;
@@ -40,10 +48,14 @@ mod task;
 pub use apipod_raw::TaskStatus;
 pub use apipod_raw::contract::{self, TaskKind};
 pub use apipod_raw::types;
-pub use callback::{CallbackHub, CallbackSubscription};
+pub use callback::{
+    CallbackError, CallbackEvent, CallbackHub, CallbackSubscription, CallbackTokens,
+    DEFAULT_DEDUP_CAPACITY, Deduplicator, MAX_CALLBACK_BODY, parse_timestamp,
+};
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, SubmitOptions, Submitted,
 };
+pub use download::{DownloadOptions, Downloaded, file_extension};
 pub use error::{Error, Result};
 pub use output::{Output, RESULT_URL_LIFETIME};
 pub use poll::PollPolicy;

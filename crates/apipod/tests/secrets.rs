@@ -57,12 +57,16 @@ async fn the_key_never_leaks() {
         .await
         .unwrap_err();
     shown.push(format!("{err:?} {err}"));
-    let invalid = client.submit(SeedreamV45::new("x".repeat(5000))).await.unwrap_err();
+    let invalid = client
+        .submit(SeedreamV45::new("x".repeat(5000)))
+        .await
+        .unwrap_err();
     shown.push(format!("{invalid:?} {invalid}"));
-    let panic = std::panic::catch_unwind(|| {
-        let r: Result<(), apipod::Error> = Err(apipod::Error::Config("x".into()));
-        r.expect("boom");
-    })
+    // What a caller's `expect` on a failed submit would print.
+    let failed = client.submit(SeedreamV45::new("y".repeat(5000))).await;
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        failed.expect("boom");
+    }))
     .unwrap_err();
     shown.push(panic.downcast_ref::<String>().cloned().unwrap_or_default());
 
@@ -71,7 +75,10 @@ async fn the_key_never_leaks() {
     assert_eq!(sent, format!("Bearer {KEY}"));
     // ...and nowhere else.
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("APIPod error body"), "trace logging is on: {logs}");
+    assert!(
+        logs.contains("APIPod error body"),
+        "trace logging is on: {logs}"
+    );
     for text in shown.iter().chain(std::iter::once(&logs)) {
         assert!(!text.contains(KEY), "key leaked in: {text}");
         assert!(!text.contains("secret-key"), "key leaked in: {text}");
