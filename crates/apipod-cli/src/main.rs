@@ -18,8 +18,10 @@ mod cmd_models;
 mod cmd_status;
 mod context;
 mod exit;
+mod manifest;
 mod print;
 mod progress;
+mod rate;
 
 use context::{Context, GlobalArgs};
 
