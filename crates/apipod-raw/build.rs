@@ -19,5 +19,8 @@ fn main() {
     ] {
         fs::write(out.join(name), code).unwrap_or_else(|e| panic!("writing {name}: {e}"));
     }
-    println!("cargo:rustc-env=APIPOD_SPEC_SHA256={}", generated.spec_sha256);
+    println!(
+        "cargo:rustc-env=APIPOD_SPEC_SHA256={}",
+        generated.spec_sha256
+    );
 }

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod bench;
 use xtask::{drift, snapshot, sync, workspace_root};
 
 #[derive(Parser)]
@@ -47,6 +49,12 @@ enum Command {
         /// Print the diff instead of writing the spec.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Run the benchmarks (release build of crates/apipod-bench); arguments are passed on.
+    Bench {
+        /// Arguments for apipod-bench, e.g. `--only b1,b3 --build` (see `cargo xtask bench --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -236,5 +244,6 @@ fn main() -> ExitCode {
             spec,
             dry_run,
         } => sync_cmd(&docs, add_models, spec, dry_run),
+        Command::Bench { args } => bench::run(&workspace_root(), &args),
     }
 }

@@ -53,7 +53,9 @@ impl std::str::FromStr for TaskKind {
         match s {
             "image" | "images" => Ok(TaskKind::Image),
             "video" | "videos" => Ok(TaskKind::Video),
-            other => Err(format!("unknown task kind {other:?} (expected image or video)")),
+            other => Err(format!(
+                "unknown task kind {other:?} (expected image or video)"
+            )),
         }
     }
 }
@@ -515,7 +517,9 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_body() {
-        assert!(check(json!({"model": "wan2.7-image", "prompt": "p", "n": 2, "size": "2K"})).is_empty());
+        assert!(
+            check(json!({"model": "wan2.7-image", "prompt": "p", "n": 2, "size": "2K"})).is_empty()
+        );
     }
 
     #[test]
@@ -525,7 +529,9 @@ mod tests {
             ["wan2.7-image-edit: `image_urls` is required"]
         );
         assert_eq!(
-            check(json!({"model": "seedance-2.0-i2v", "prompt": "p", "image_urls": ["a", "b", "c"]})),
+            check(
+                json!({"model": "seedance-2.0-i2v", "prompt": "p", "image_urls": ["a", "b", "c"]})
+            ),
             ["seedance-2.0-i2v: `image_urls` has 3 items; at most 2 allowed"]
         );
         assert_eq!(
@@ -539,8 +545,10 @@ mod tests {
                 "seedance-2.0-t2v: `duration` is 20; the maximum is 15"
             ]
         );
-        assert!(check(json!({"model": "wan2.7-image", "prompt": "p", "callback_url": "https://x"}))[0]
-            .starts_with("wan2.7-image: `callback_url` is not a field of this model"));
+        assert!(
+            check(json!({"model": "wan2.7-image", "prompt": "p", "callback_url": "https://x"}))[0]
+                .starts_with("wan2.7-image: `callback_url` is not a field of this model")
+        );
         assert_eq!(
             check(json!({"model": "seedance-2.0-r2v", "prompt": "p", "audio_urls": ["a"]})),
             ["seedance-2.0-r2v: at least one of `image_urls` or `video_urls` must have an item"]
@@ -550,9 +558,18 @@ mod tests {
     #[test]
     fn parse_text_by_type() {
         let m = find("seedance-2.0-t2v").unwrap();
-        assert_eq!(m.field("duration").unwrap().parse_text("8").unwrap(), json!(8));
-        assert_eq!(m.field("watermark").unwrap().parse_text("true").unwrap(), json!(true));
+        assert_eq!(
+            m.field("duration").unwrap().parse_text("8").unwrap(),
+            json!(8)
+        );
+        assert_eq!(
+            m.field("watermark").unwrap().parse_text("true").unwrap(),
+            json!(true)
+        );
         assert!(m.field("duration").unwrap().parse_text("eight").is_err());
-        assert_eq!(m.field("aspect_ratio").unwrap().default_value(), Some(json!("adaptive")));
+        assert_eq!(
+            m.field("aspect_ratio").unwrap().default_value(),
+            Some(json!("adaptive"))
+        );
     }
 }

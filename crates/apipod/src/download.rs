@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -43,6 +42,10 @@ pub struct DownloadOptions {
     pub attempt_timeout: Duration,
     /// Stops the downloads when cancelled; nothing is left on disk for unfinished files.
     pub cancel: Option<CancellationToken>,
+    /// `fsync` each file (and its directory) before reporting it saved, so it survives a
+    /// power loss (default false: like curl, leave flushing to the kernel). Either way a file
+    /// only appears under its final name once complete.
+    pub durable: bool,
 }
 
 impl Default for DownloadOptions {
@@ -55,6 +58,7 @@ impl Default for DownloadOptions {
             idle_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(60 * 60),
             cancel: None,
+            durable: false,
         }
     }
 }
@@ -87,6 +91,12 @@ impl DownloadOptions {
     /// Adds a cancellation token.
     pub fn with_cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
+        self
+    }
+
+    /// Sets [`durable`](Self::durable).
+    pub fn with_durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
         self
     }
 }
@@ -394,55 +404,78 @@ impl Client {
             .await
             .map_err(|e| io_error(&temp_path, e))?;
         temp.armed = true;
-        let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        let mut hasher = Sha256::new();
+        // Hashing and writing run on a blocking thread fed through a small channel, so the
+        // network read, the SHA-256 and the disk write overlap instead of taking turns.
+        let file = file.into_std().await;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let durable = options.durable;
+        let sink = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
+            use std::io::Write as _;
+            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let mut hasher = Sha256::new();
+            let mut written = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                writer.write_all(&chunk)?;
+                written += chunk.len() as u64;
+            }
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            if durable {
+                file.sync_all()?;
+            }
+            let sha256 = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Ok((written, sha256))
+        });
         let mut bytes = 0u64;
-        loop {
+        let received: std::result::Result<(), Error> = loop {
             let chunk = match tokio::time::timeout(options.idle_timeout, response.chunk()).await {
                 Err(_) => {
-                    return Err(lost(format!(
+                    break Err(lost(format!(
                         "no data for {:?} after {bytes} bytes",
                         options.idle_timeout
                     ))
                     .into());
                 }
                 Ok(Err(e)) => {
-                    return Err(lost(format!(
+                    break Err(lost(format!(
                         "connection lost after {bytes}{} bytes: {}",
                         expected.map(|n| format!(" of {n}")).unwrap_or_default(),
                         e.without_url()
                     ))
                     .into());
                 }
-                Ok(Ok(None)) => break,
+                Ok(Ok(None)) => break Ok(()),
                 Ok(Ok(Some(chunk))) => chunk,
             };
-            hasher.update(&chunk);
             bytes += chunk.len() as u64;
-            writer
-                .write_all(&chunk)
-                .await
-                .map_err(|e| io_error(&temp_path, e))?;
-        }
+            if tx.send(chunk).await.is_err() {
+                break Ok(()); // the writer failed; its error is reported below
+            }
+        };
+        drop(tx);
+        let written = sink
+            .await
+            .map_err(|e| io_error(&temp_path, std::io::Error::other(e)))?
+            .map_err(|e| io_error(&temp_path, e));
+        received?;
+        let (written, sha256) = written?;
         if let Some(n) = expected.filter(|n| *n != bytes) {
             return Err(lost(format!("body ended after {bytes} of {n} bytes")).into());
         }
-        writer.flush().await.map_err(|e| io_error(&temp_path, e))?;
-        let file = writer.into_inner();
-        file.sync_all().await.map_err(|e| io_error(&temp_path, e))?;
-        drop(file);
+        debug_assert_eq!(written, bytes);
         commit(&temp_path, &dest, options.overwrite)
             .await
             .map_err(|e| io_error(&dest, e))?;
         // A rename consumed the temporary name; after a hard link the guard removes it.
         temp.armed = !options.overwrite;
         drop(temp);
-        sync_dir(dir).await;
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        if options.durable {
+            sync_dir(dir).await;
+        }
         Ok(Downloaded {
             task_id: output.task_id.clone(),
             index: output.index,

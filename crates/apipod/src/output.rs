@@ -31,7 +31,9 @@ pub struct Output {
 impl Output {
     /// The outputs of a snapshot (empty unless it has results).
     pub fn from_snapshot(snap: &TaskSnapshot) -> Vec<Output> {
-        let expires_at = snap.completed_at().map(|t| t + RESULT_URL_LIFETIME);
+        let expires_at = snap
+            .completed_at()
+            .and_then(|t| t.checked_add(RESULT_URL_LIFETIME));
         let task_id = snap.task_id().to_string();
         match &snap.detail.result {
             None => Vec::new(),

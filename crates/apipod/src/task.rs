@@ -85,12 +85,10 @@ mod unix_seconds {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let secs = f64::deserialize(d)?;
-        if !secs.is_finite() || secs < 0.0 {
-            return Err(serde::de::Error::custom(
-                "submitted_at must be Unix seconds",
-            ));
-        }
-        Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
+        Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+            .ok_or_else(|| serde::de::Error::custom("submitted_at must be Unix seconds in range"))
     }
 }
 
@@ -163,7 +161,7 @@ impl TaskSnapshot {
     /// When the task finished, when reported.
     pub fn completed_at(&self) -> Option<SystemTime> {
         let secs = u64::try_from(self.detail.completed_at?).ok()?;
-        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
     }
 
     /// The results (empty until completed).
@@ -405,8 +403,10 @@ impl Task {
                 // Each read is bounded by the client's request timeout; the deadline is
                 // checked between reads. (No timer races the read itself, which keeps waits
                 // deterministic under paused tokio time in tests.)
+                // Boxed: the read's future is large and only lives during the read, so
+                // keeping it out of the wait's own state halves a waiting task's memory.
                 let read = tokio::select! {
-                    r = self.status() => r,
+                    r = Box::pin(self.status()) => r,
                     _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: Some(self.handle.task_id.clone()) }),
                 };
                 let snap = read?;

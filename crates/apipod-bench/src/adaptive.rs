@@ -1,0 +1,202 @@
+//! A polling policy that learns how long each model's tasks take.
+//!
+//! [`AdaptivePollPolicy`] keeps the recent durations of finished tasks per model. Until a
+//! model has [`AdaptiveConfig::min_samples`] of them it behaves exactly like the SDK's
+//! default [`PollPolicy`]. Afterwards it knows the model's "dead zone" (the time before which
+//! almost no task finishes) and
+//!
+//! 1. sleeps through it: the read after the first one happens at
+//!    `start_margin` × the `start_quantile` of the learned durations (default 0.9 × p2);
+//! 2. then polls at the slowest rate the documented schedule allows: just under 3 s while
+//!    the task is younger than 30 s, 10 s up to 2 min, 30 s after (jittered downwards only,
+//!    so the schedule's ceiling is never exceeded).
+//!
+//! Durations are learned from what a client really knows: the `completed_at` of the final
+//! status (whole Unix seconds) minus the submit time.
+//!
+//! ```
+//! use std::time::Duration;
+//! use apipod_bench::adaptive::AdaptivePollPolicy;
+//!
+//! let policy = AdaptivePollPolicy::default();
+//! for _ in 0..50 {
+//!     policy.observe("seedance-2.0-t2v", Duration::from_secs(300));
+//! }
+//! // A 1-second-old Seedance task is not read again for about 4.5 minutes...
+//! assert!(policy.delay("seedance-2.0-t2v", Duration::from_secs(1), None) > Duration::from_secs(200));
+//! // ...and an unknown model follows the SDK's staged schedule.
+//! assert!(policy.delay("new-model", Duration::from_secs(1), None) <= Duration::from_secs(3));
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use apipod::PollPolicy;
+use apipod::contract::PollingHint;
+
+/// Settings of an [`AdaptivePollPolicy`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdaptiveConfig {
+    /// Durations remembered per model (most recent first out; default 200).
+    pub window: usize,
+    /// Durations needed before the model's schedule is used (default 20).
+    pub min_samples: usize,
+    /// Quantile of the learned durations that ends the dead zone (default 0.02).
+    pub start_quantile: f64,
+    /// Factor applied to that quantile (default 0.9): the first real check happens a bit
+    /// before it.
+    pub start_margin: f64,
+    /// Downward jitter of each interval, 0.0-0.5 (default 0.15).
+    pub jitter: f64,
+    /// The schedule before a model is learned (default: the SDK's default policy).
+    pub fallback: PollPolicy,
+}
+
+impl Default for AdaptiveConfig {
+    fn default() -> Self {
+        AdaptiveConfig {
+            window: 200,
+            min_samples: 20,
+            start_quantile: 0.02,
+            start_margin: 0.9,
+            jitter: 0.15,
+            fallback: PollPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct History {
+    recent: VecDeque<f64>,
+    /// Seconds: end of the dead zone, once enough durations are known.
+    start: Option<f64>,
+}
+
+/// A polling policy that learns each model's typical duration. See the [module
+/// docs](self). Share one instance between all waits of a process (it is `Sync`).
+#[derive(Debug, Default)]
+pub struct AdaptivePollPolicy {
+    config: AdaptiveConfig,
+    models: Mutex<HashMap<String, History>>,
+}
+
+/// The longest interval the documented schedule allows at `age`: 3 s in the first 30 s,
+/// 10 s up to 2 min, 30 s after.
+pub fn schedule_ceiling(age: Duration) -> Duration {
+    if age < Duration::from_secs(30) {
+        Duration::from_secs(3)
+    } else if age < Duration::from_secs(120) {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+impl AdaptivePollPolicy {
+    /// A policy with these settings.
+    pub fn new(config: AdaptiveConfig) -> Self {
+        AdaptivePollPolicy {
+            config,
+            models: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AdaptiveConfig {
+        &self.config
+    }
+
+    /// Records that a task of `model` took `duration` from submit to completion.
+    pub fn observe(&self, model: &str, duration: Duration) {
+        let mut models = self.models.lock().expect("adaptive policy lock");
+        let history = models.entry(model.to_string()).or_default();
+        history.recent.push_back(duration.as_secs_f64());
+        while history.recent.len() > self.config.window.max(1) {
+            history.recent.pop_front();
+        }
+        history.start = (history.recent.len() >= self.config.min_samples.max(1)).then(|| {
+            let mut sorted: Vec<f64> = history.recent.iter().copied().collect();
+            sorted.sort_by(f64::total_cmp);
+            let q = self.config.start_quantile.clamp(0.0, 1.0);
+            let idx = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+            sorted[idx] * self.config.start_margin.max(0.0)
+        });
+    }
+
+    /// The learned end of `model`'s dead zone, once known.
+    pub fn dead_zone(&self, model: &str) -> Option<Duration> {
+        let models = self.models.lock().expect("adaptive policy lock");
+        models
+            .get(model)
+            .and_then(|h| h.start)
+            .map(Duration::from_secs_f64)
+    }
+
+    /// Delay before the next status read of a `model` task that is `age` old.
+    pub fn delay(&self, model: &str, age: Duration, hint: Option<PollingHint>) -> Duration {
+        let Some(start) = self.dead_zone(model) else {
+            return self.config.fallback.delay(age, hint);
+        };
+        if age + Duration::from_millis(500) < start {
+            return start - age;
+        }
+        let j = self.config.jitter.clamp(0.0, 0.5);
+        schedule_ceiling(age).mul_f64(1.0 - fastrand::f64() * j)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falls_back_until_learned_then_skips_the_dead_zone() {
+        let p = AdaptivePollPolicy::default();
+        let model = "veo3-1-fast";
+        for i in 0..19 {
+            p.observe(model, Duration::from_secs(60 + i));
+        }
+        assert_eq!(p.dead_zone(model), None);
+        let d = p.delay(model, Duration::from_secs(1), None);
+        assert!(
+            d >= Duration::from_secs(2) && d <= Duration::from_secs(3),
+            "{d:?}"
+        );
+        p.observe(model, Duration::from_secs(100));
+        let start = p.dead_zone(model).unwrap();
+        assert_eq!(start, Duration::from_secs(54)); // 0.9 × 60 s
+        assert_eq!(
+            p.delay(model, Duration::from_secs(4), None),
+            Duration::from_secs(50)
+        );
+        for age in [54, 80, 119] {
+            let d = p.delay(model, Duration::from_secs(age), None);
+            assert!(
+                d > Duration::from_secs(8) && d <= Duration::from_secs(10),
+                "{d:?}"
+            );
+        }
+        let d = p.delay(model, Duration::from_secs(200), None);
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn forgets_old_durations() {
+        let p = AdaptivePollPolicy::new(AdaptiveConfig {
+            window: 20,
+            ..AdaptiveConfig::default()
+        });
+        for _ in 0..20 {
+            p.observe("m", Duration::from_secs(100));
+        }
+        assert_eq!(p.dead_zone("m"), Some(Duration::from_secs(90)));
+        for _ in 0..20 {
+            p.observe("m", Duration::from_secs(10));
+        }
+        assert_eq!(p.dead_zone("m"), Some(Duration::from_secs(9)));
+    }
+}
