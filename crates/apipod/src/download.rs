@@ -407,11 +407,14 @@ impl Client {
         // Hashing and writing run on a blocking thread fed through a small channel, so the
         // network read, the SHA-256 and the disk write overlap instead of taking turns.
         let file = file.into_std().await;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        // Chunks are gathered into 1 MiB blocks so the hand-off costs little per byte; at most
+        // four blocks wait in the channel, which bounds memory whatever the file size.
+        const BLOCK: usize = 1 << 20;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
         let durable = options.durable;
         let sink = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
             use std::io::Write as _;
-            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let mut writer = file;
             let mut hasher = Sha256::new();
             let mut written = 0u64;
             while let Some(chunk) = rx.blocking_recv() {
@@ -419,7 +422,7 @@ impl Client {
                 writer.write_all(&chunk)?;
                 written += chunk.len() as u64;
             }
-            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            let file = writer;
             if durable {
                 file.sync_all()?;
             }
@@ -431,31 +434,37 @@ impl Client {
             Ok((written, sha256))
         });
         let mut bytes = 0u64;
+        let mut block: Vec<u8> = Vec::with_capacity(BLOCK + 64 * 1024);
         let received: std::result::Result<(), Error> = loop {
             let chunk = match tokio::time::timeout(options.idle_timeout, response.chunk()).await {
                 Err(_) => {
                     break Err(lost(format!(
                         "no data for {:?} after {bytes} bytes",
                         options.idle_timeout
-                    ))
-                    .into());
+                    )));
                 }
                 Ok(Err(e)) => {
                     break Err(lost(format!(
                         "connection lost after {bytes}{} bytes: {}",
                         expected.map(|n| format!(" of {n}")).unwrap_or_default(),
                         e.without_url()
-                    ))
-                    .into());
+                    )));
                 }
                 Ok(Ok(None)) => break Ok(()),
                 Ok(Ok(Some(chunk))) => chunk,
             };
             bytes += chunk.len() as u64;
-            if tx.send(chunk).await.is_err() {
-                break Ok(()); // the writer failed; its error is reported below
+            block.extend_from_slice(&chunk);
+            if block.len() >= BLOCK {
+                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK + 64 * 1024));
+                if tx.send(full).await.is_err() {
+                    break Ok(()); // the writer failed; its error is reported below
+                }
             }
         };
+        if received.is_ok() && !block.is_empty() {
+            let _ = tx.send(block).await;
+        }
         drop(tx);
         let written = sink
             .await
