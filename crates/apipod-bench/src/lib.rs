@@ -4,14 +4,13 @@
 //! holds the parts worth testing on their own:
 //!
 //! * [`sim`]: polling policies on a virtual clock (requests per task, detection delay);
-//! * [`adaptive`]: [`adaptive::AdaptivePollPolicy`], which learns each model's duration;
+//! * the learning poll policy itself lives in the SDK ([`apipod::AdaptivePollPolicy`]);
 //! * [`sys`]: RSS, peak RSS and CPU time from `/proc`;
 //! * [`servers`]: the mock (or a minimal server) in a child process;
 //! * [`stats`] and [`report`]: percentiles, the results table and the JSON report.
 
 #![warn(missing_docs)]
 
-pub mod adaptive;
 pub mod report;
 pub mod servers;
 pub mod sim;

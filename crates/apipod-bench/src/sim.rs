@@ -12,8 +12,8 @@ use apipod::PollPolicy;
 use apipod::contract::{self, PollingHint, TaskKind};
 use serde::Serialize;
 
-use crate::adaptive::AdaptivePollPolicy;
 use crate::stats::{Summary, percentile};
+use apipod::AdaptivePollPolicy;
 
 /// One simulated task.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+mod adaptive;
 mod callback;
 #[cfg(feature = "callback-server")]
 pub mod callback_server;
@@ -45,6 +46,7 @@ mod request;
 mod retry;
 mod task;
 
+pub use adaptive::{AdaptiveConfig, AdaptivePollPolicy, schedule_ceiling};
 pub use apipod_raw::TaskStatus;
 pub use apipod_raw::contract::{self, TaskKind};
 pub use apipod_raw::types;

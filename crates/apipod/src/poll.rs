@@ -1,8 +1,11 @@
 //! When to read a task's status again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use apipod_raw::contract::PollingHint;
+
+use crate::adaptive::AdaptivePollPolicy;
 
 /// How often a wait reads the task's status.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +26,11 @@ pub enum PollPolicy {
     },
     /// The same interval throughout (no jitter).
     Fixed(Duration),
+    /// Learns each model's typical duration from completed waits and sleeps through the time
+    /// in which its tasks almost never finish, then polls at the slowest rate the documented
+    /// schedule allows; until a model has enough history it follows the staged schedule.
+    /// Share one instance (the `Arc`) between all waits. See [`AdaptivePollPolicy`].
+    Adaptive(Arc<AdaptivePollPolicy>),
 }
 
 impl Default for PollPolicy {
@@ -37,10 +45,27 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
-    /// Delay before the next read of a task that is `age` old.
+    /// Delay before the next read of a `model` task that is `age` old.
+    pub fn delay_for(&self, model: &str, age: Duration, hint: Option<PollingHint>) -> Duration {
+        match self {
+            PollPolicy::Adaptive(learner) => learner.delay(model, age, hint),
+            other => other.delay(age, hint),
+        }
+    }
+
+    /// Tells a learning policy that a `model` task took `duration` (no-op for the others).
+    pub fn observe(&self, model: &str, duration: Duration) {
+        if let PollPolicy::Adaptive(learner) = self {
+            learner.observe(model, duration);
+        }
+    }
+
+    /// Delay before the next read of a task that is `age` old (without a model, a learning
+    /// policy uses its fallback schedule).
     pub fn delay(&self, age: Duration, hint: Option<PollingHint>) -> Duration {
         match self {
             PollPolicy::Fixed(d) => *d,
+            PollPolicy::Adaptive(learner) => learner.config().fallback.delay(age, hint),
             PollPolicy::Staged {
                 early,
                 middle,

@@ -417,6 +417,12 @@ impl Task {
                 match snap.status().clone() {
                     TaskStatus::Completed => {
                         tracing::info!(elapsed = ?started.elapsed(), "task completed");
+                        if let Some(took) = snap
+                            .completed_at()
+                            .and_then(|done| done.duration_since(self.handle.submitted_at).ok())
+                        {
+                            poll.observe(&self.handle.model, took);
+                        }
                         return Ok(Completed {
                             snapshot: snap,
                             handle: self.handle.clone(),
@@ -451,7 +457,7 @@ impl Task {
                     _ => unknown_reads = 0,
                 }
                 let age = age_at_start + started.elapsed();
-                let mut delay = poll.delay(age, hint);
+                let mut delay = poll.delay_for(&self.handle.model, age, hint);
                 if snap.status().is_unknown() {
                     delay = delay.max(Duration::from_secs(2));
                 }

@@ -342,3 +342,33 @@ async fn veo_object_results_are_typed() {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1786358400 + 86_400)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_adaptive_policy_learns_and_skips_the_dead_zone() {
+    use std::sync::Arc;
+    let learner = Arc::new(apipod::AdaptivePollPolicy::default());
+    for _ in 0..20 {
+        learner.observe("seedream-v4.5", Duration::from_secs(60));
+    }
+    let server = Scripted::start().await;
+    server.push(
+        "status",
+        [
+            Reply::status("img_1", "processing"),
+            Reply::status("img_1", "processing"),
+            Reply::completed("img_1", &["http://127.0.0.1:1/a.png"]),
+        ],
+    );
+    let task = client(&server.base_url).task(handle("img_1", "seedream-v4.5", TaskKind::Image));
+    task.wait_with(WaitOptions::default().with_poll(apipod::PollPolicy::Adaptive(learner.clone())))
+        .await
+        .unwrap();
+    let g = gaps(&server);
+    // The first read happens at once; the next one only near the learned dead zone (54 s).
+    assert!(g[0].1 >= Duration::from_secs(50), "{g:?}");
+    assert_eq!(server.seen_on("status").len(), 3);
+    assert_eq!(
+        learner.dead_zone("seedream-v4.5"),
+        Some(Duration::from_secs(54))
+    );
+}

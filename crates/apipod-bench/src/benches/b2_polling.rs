@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use apipod::AdaptivePollPolicy;
 use apipod::callback_server::CallbackReceiver;
 use apipod::models::SeedreamV45;
 use apipod::{CallbackHub, CallbackTokens, Client, PollPolicy, SubmitOptions, TaskKind};
-use apipod_bench::adaptive::AdaptivePollPolicy;
 use apipod_bench::report::{BenchResult, Figure};
 use apipod_bench::sim::{self, PolicyRun};
 use apipod_bench::stats::Summary;

@@ -12,11 +12,24 @@
 //!    so the schedule's ceiling is never exceeded).
 //!
 //! Durations are learned from what a client really knows: the `completed_at` of the final
-//! status (whole Unix seconds) minus the submit time.
+//! status (whole Unix seconds) minus the submit time. [`Task::wait`](crate::Task::wait) feeds
+//! them in automatically when the client's policy is [`PollPolicy::Adaptive`]:
+//!
+//! ```no_run
+//! # fn demo() -> apipod::Result<()> {
+//! use std::sync::Arc;
+//! use apipod::{AdaptivePollPolicy, Client, PollPolicy};
+//!
+//! let client = Client::builder()
+//!     .api_key("sk-...")
+//!     .poll_policy(PollPolicy::Adaptive(Arc::new(AdaptivePollPolicy::default())))
+//!     .build()?;
+//! # Ok(()) }
+//! ```
 //!
 //! ```
 //! use std::time::Duration;
-//! use apipod_bench::adaptive::AdaptivePollPolicy;
+//! use apipod::AdaptivePollPolicy;
 //!
 //! let policy = AdaptivePollPolicy::default();
 //! for _ in 0..50 {
@@ -32,8 +45,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use apipod::PollPolicy;
-use apipod::contract::PollingHint;
+use apipod_raw::contract::PollingHint;
+
+use crate::poll::PollPolicy;
 
 /// Settings of an [`AdaptivePollPolicy`].
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +93,13 @@ struct History {
 pub struct AdaptivePollPolicy {
     config: AdaptiveConfig,
     models: Mutex<HashMap<String, History>>,
+}
+
+/// Two policies are equal when they are the same learner.
+impl PartialEq for AdaptivePollPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// The longest interval the documented schedule allows at `age`: 3 s in the first 30 s,
