@@ -36,22 +36,9 @@ impl SimTask {
     }
 }
 
-/// Per-model (queued, running) ranges in seconds: the same ranges as
-/// `apipod_mock::Timing::Realistic`, so the simulation and the mock agree. Images take about
-/// 5-90 s in total, videos 30-600 s.
-pub fn duration_ranges(model: &str) -> ((f64, f64), (f64, f64)) {
-    match model {
-        "nano-banana-2" => ((1.0, 3.0), (5.0, 25.0)),
-        "nano-banana-pro" => ((1.0, 5.0), (15.0, 60.0)),
-        m if m.starts_with("seedream") => ((1.0, 4.0), (8.0, 40.0)),
-        m if m.starts_with("wan2.7-image-pro") => ((2.0, 8.0), (20.0, 82.0)),
-        m if m.starts_with("wan") => ((2.0, 8.0), (15.0, 70.0)),
-        m if m.starts_with("veo") => ((5.0, 20.0), (40.0, 120.0)),
-        m if m.starts_with("seedance") && m.contains("fast") => ((5.0, 30.0), (30.0, 240.0)),
-        m if m.starts_with("seedance") => ((10.0, 60.0), (60.0, 540.0)),
-        _ => ((1.0, 5.0), (10.0, 60.0)),
-    }
-}
+/// Per-model (queued, running) ranges in seconds: the mock's realistic timing, so the
+/// simulation and `apipod_mock::MockConfig::realistic()` agree.
+pub use apipod_mock::realistic_ranges as duration_ranges;
 
 /// `n` tasks of `kind` from a seeded generator: a model drawn uniformly from the spec's
 /// models of that kind, a queue time and a run time drawn uniformly from its ranges.

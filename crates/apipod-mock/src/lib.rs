@@ -117,4 +117,4 @@ pub use faults::{FAULT_HEADER, Fault, FaultConfig, FaultScope};
 pub use log::{CallbackAttempt, CallbackOutcome, LogEntry, RequestLog};
 pub use media::{VIDEO_CONTENT_TYPE, filler_bytes};
 pub use server::{MockServer, serve};
-pub use tasks::{DEFAULT_FAILURE_CODE, markers};
+pub use tasks::{DEFAULT_FAILURE_CODE, markers, realistic_ranges};

@@ -365,8 +365,9 @@ fn marker_code(prompt: &str) -> Option<String> {
     (!code.is_empty()).then(|| code.to_string())
 }
 
-/// Per-model (pending, processing) ranges in seconds, close to what APIPod's models take.
-fn realistic_ranges(model: &str) -> ((f64, f64), (f64, f64)) {
+/// Per-model (pending, processing) ranges in seconds, close to what APIPod's models take
+/// (images about 5-90 s in total, videos 30-600 s); `MockConfig::realistic()` draws from them.
+pub fn realistic_ranges(model: &str) -> ((f64, f64), (f64, f64)) {
     match model {
         "nano-banana-2" => ((1.0, 3.0), (5.0, 25.0)),
         "nano-banana-pro" => ((1.0, 5.0), (15.0, 60.0)),
