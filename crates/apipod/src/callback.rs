@@ -459,12 +459,7 @@ impl CallbackTokens {
 
     /// The token for `key`: HMAC-SHA256 under the secret, 64 lowercase hex characters.
     pub fn mint(&self, key: &str) -> String {
-        let tag = self.tag(key);
-        let mut out = String::with_capacity(TOKEN_BYTES * 2);
-        for b in tag {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+        to_hex(&self.tag(key))
     }
 
     /// True when `token` is the token for `key`. The comparison takes the same time
@@ -659,6 +654,16 @@ impl Client {
         }
         Ok(snapshot)
     }
+}
+
+/// Lowercase hex of `bytes` (tokens, download checksums).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 #[cfg(test)]

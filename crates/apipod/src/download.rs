@@ -324,16 +324,10 @@ impl Client {
                 }
                 Err(f) => f,
             };
-            if !failure.error.is_retryable() {
+            let Some(delay) =
+                policy.delay_after(&failure.error, failure.retry_after, schedule.next())
+            else {
                 return Err(failure.error);
-            }
-            let Some(backoff) = schedule.next() else {
-                return Err(failure.error);
-            };
-            let delay = match failure.retry_after {
-                Some(ra) if ra > policy.max_retry_after => return Err(failure.error),
-                Some(ra) => ra,
-                None => backoff,
             };
             tracing::info!(task_id = %output.task_id, index = output.index, attempt, ?delay, error = %failure.error, "download failed; retrying from scratch");
             if !retry::sleep_cancellable(delay, &cancel).await {
@@ -426,11 +420,7 @@ impl Client {
             if durable {
                 file.sync_all()?;
             }
-            let sha256 = hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let sha256 = crate::callback::to_hex(&hasher.finalize());
             Ok((written, sha256))
         });
         let mut bytes = 0u64;

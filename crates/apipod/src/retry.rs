@@ -67,11 +67,22 @@ impl RetryPolicy {
 
     /// The delay before the next attempt, or `None` to give up with `err`.
     pub(crate) fn delay_for(&self, err: &Error, backoff: Option<Duration>) -> Option<Duration> {
+        self.delay_after(err, err.retry_after(), backoff)
+    }
+
+    /// Like [`delay_for`](Self::delay_for), with the server's `Retry-After` given separately
+    /// (for errors that do not carry one, such as a failed result download).
+    pub(crate) fn delay_after(
+        &self,
+        err: &Error,
+        retry_after: Option<Duration>,
+        backoff: Option<Duration>,
+    ) -> Option<Duration> {
         if !err.is_retryable() {
             return None;
         }
         let backoff = backoff?;
-        match err.retry_after() {
+        match retry_after {
             Some(ra) if ra > self.max_retry_after => None,
             Some(ra) => Some(ra.max(Duration::from_millis(1))),
             None => Some(backoff),

@@ -301,20 +301,21 @@ impl Task {
         let headers = response.headers().clone();
         let body = response.into_inner();
         let request_id = header_str(&headers, "x-request-id");
+        let retry_after = retry::retry_after(&headers);
         if body.code != 200 && body.code != 0 {
             return Err(retry::classify(
                 u16::try_from(body.code).unwrap_or(500),
                 None,
                 body.message,
                 request_id,
-                retry::retry_after(&headers),
+                retry_after,
             ));
         }
         Ok(TaskSnapshot {
             kind: self.handle.kind,
             detail: body.data,
             request_id,
-            retry_after: retry::retry_after(&headers),
+            retry_after,
         })
     }
 
