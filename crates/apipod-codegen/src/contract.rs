@@ -112,7 +112,8 @@ pub fn is_model_schema(schema: &Value) -> bool {
     model_id(schema).is_some()
 }
 
-fn model_id(schema: &Value) -> Option<String> {
+/// The single model id of a request schema (`const`, or a one-value `enum`, of `model`).
+pub fn model_id(schema: &Value) -> Option<String> {
     let model = schema.get("properties")?.get("model")?;
     if let Some(c) = model.get("const").and_then(Value::as_str) {
         return Some(c.to_string());

@@ -650,18 +650,6 @@ pub fn field_facts(doc: &Value, prop: &Value) -> Result<FieldFacts, String> {
     })
 }
 
-/// The single model id of a request schema (`const`, or a one-value `enum`, of `model`).
-pub fn model_id_of(schema: &Value) -> Option<String> {
-    let model = schema.get("properties")?.get("model")?;
-    if let Some(c) = model.get("const").and_then(Value::as_str) {
-        return Some(c.to_string());
-    }
-    match model.get("enum")?.as_array()?.as_slice() {
-        [one] => one.as_str().map(str::to_string),
-        _ => None,
-    }
-}
-
 /// Every string a request schema's `model` property allows (`const` or `enum`), for any
 /// create operation of `doc`. Used to tell which models a page is about when it cannot be
 /// read as a contract.
@@ -722,7 +710,7 @@ fn model_schema(doc: &Value, model: &Model) -> Result<Value, String> {
     };
     for variant in &variants {
         let (schema, _) = flatten(doc, variant)?;
-        if model_id_of(&schema).as_deref() == Some(model.id.as_str()) {
+        if contract::model_id(&schema).as_deref() == Some(model.id.as_str()) {
             return Ok(schema);
         }
     }
