@@ -17,15 +17,6 @@ use apipod_codegen::facts::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// Model id prefixes of the families we cover. Upstream models with these prefixes that
-/// we do not have are reported as information.
-pub const FAMILIES: [&str; 5] = ["nano-banana", "seedream", "wan", "veo", "seedance"];
-
-/// True when `id` belongs to one of [`FAMILIES`].
-pub fn in_family(id: &str) -> bool {
-    FAMILIES.iter().any(|f| id.starts_with(f))
-}
-
 /// Input that cannot be read: a missing or malformed docs folder, an unreadable page, or
 /// an unreadable spec. `cargo xtask drift` exits 2 on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +144,8 @@ pub struct MissingModel {
     pub schema: Option<String>,
 }
 
-/// An upstream model of one of our families that we do not cover.
+/// An upstream generation model that our spec does not cover (drift: the spec covers the
+/// whole catalog).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UncoveredModel {
     /// Model id.
@@ -203,8 +195,10 @@ pub struct Report {
     pub missing_upstream: Vec<MissingModel>,
     /// Status endpoints the docs lack (drift).
     pub missing_status: Vec<String>,
-    /// Upstream models of our families that we do not cover (information).
+    /// Upstream generation models that we do not cover (drift).
     pub uncovered: Vec<UncoveredModel>,
+    /// Upstream pages read with a correction (information): see `docs-choice:` comments.
+    pub corrections: Vec<SkippedPage>,
     /// Docs pages that were skipped (information).
     pub skipped: Vec<SkippedPage>,
     /// True when anything above counts as drift.
@@ -221,6 +215,7 @@ impl Report {
             .sum::<usize>()
             + self.missing_upstream.len()
             + self.missing_status.len()
+            + self.uncovered.len()
     }
 
     /// The report as pretty JSON.
@@ -271,7 +266,7 @@ impl Report {
         if !self.uncovered.is_empty() {
             let _ = writeln!(
                 out,
-                "\nUpstream models in our families that we do not cover (information, not drift;\nadd one with `cargo xtask sync --docs DIR --add-model ID`):"
+                "\nUpstream models that we do not cover (drift; add them with\n`cargo xtask sync --docs DIR --add-model ID`, or `--add-all`):"
             );
             let width = self.uncovered.iter().map(|u| u.id.len()).max().unwrap_or(0);
             for u in &self.uncovered {
@@ -285,6 +280,12 @@ impl Report {
                 );
             }
         }
+        if !self.corrections.is_empty() {
+            let _ = writeln!(out, "\nDocs pages read with a correction (information):");
+            for s in &self.corrections {
+                let _ = writeln!(out, "  {}: {}", s.file, s.reason);
+            }
+        }
         if !self.skipped.is_empty() {
             let _ = writeln!(out, "\nSkipped docs pages (information):");
             for s in &self.skipped {
@@ -296,19 +297,21 @@ impl Report {
             let n = self.difference_count();
             let _ = writeln!(
                 out,
-                "Drift: {n} difference{} ({} model{} and {} status endpoint{} differ, {} missing upstream). Run `cargo xtask sync --docs {}` to apply the docs' facts.",
+                "Drift: {n} difference{} ({} model{} and {} status endpoint{} differ, {} missing upstream, {} upstream model{} not covered). Run `cargo xtask sync --docs {}` to apply the docs' facts.",
                 plural(n),
                 self.models.len(),
                 plural(self.models.len()),
                 self.status.len(),
                 plural(self.status.len()),
                 self.missing_upstream.len() + self.missing_status.len(),
+                self.uncovered.len(),
+                plural(self.uncovered.len()),
                 self.docs
             );
         } else {
             let _ = writeln!(
                 out,
-                "No drift: {} models and {} status endpoints match the docs.",
+                "No drift: {} models and {} status endpoints match the docs; 0 upstream models uncovered.",
                 self.models_compared, self.status_compared
             );
         }
@@ -416,6 +419,8 @@ fn scalar_diff<T: Serialize + PartialEq>(
 
 /// Compares the facts of one field.
 pub fn compare_field(name: &str, ours: &FieldFacts, docs: &FieldFacts) -> Vec<Difference> {
+    // A recorded docs-choice: compare what we say the docs state.
+    let ours = ours.docs_says.as_deref().unwrap_or(ours);
     let mut out = Vec::new();
     if docs.ty.is_some() && ours.ty != docs.ty {
         scalar_diff(&mut out, name, Keyword::Type, &ours.ty, &docs.ty);
@@ -808,17 +813,11 @@ pub fn our_facts_of(doc: &Value) -> Result<OurFacts, InputError> {
     Ok(OurFacts { models, status })
 }
 
-/// Reads a docs folder. A page that cannot be read is an error when it may concern one of
-/// our models or one of `extra` (models about to be added); otherwise it is skipped and
-/// listed, like the upstream pages of models we do not cover.
-pub fn read_docs(
-    docs_dir: &Path,
-    ours: &OurFacts,
-    extra: &[String],
-) -> Result<DocsSet, InputError> {
-    let ids: Vec<&str> = ours.models.iter().map(|m| m.id.as_str()).collect();
-    let scope = |id: &str| ids.contains(&id) || extra.iter().any(|e| e == id);
-    Ok(docs::read_dir(docs_dir, &scope)?)
+/// Reads a docs folder. Every generation model is in scope (the spec covers the whole
+/// catalog), so a page that may define one and cannot be read is an error; pages that
+/// concern no generation model or status endpoint are skipped and listed.
+pub fn read_docs(docs_dir: &Path) -> Result<DocsSet, InputError> {
+    Ok(docs::read_dir(docs_dir, &|_| true)?)
 }
 
 /// Compares our facts with a docs set.
@@ -834,6 +833,7 @@ pub fn compare(ours: &OurFacts, docs: &DocsSet, docs_label: &str) -> Report {
         missing_status: Vec::new(),
         uncovered: Vec::new(),
         skipped: docs.skipped.iter().map(SkippedPage::from).collect(),
+        corrections: docs.corrections.iter().map(SkippedPage::from).collect(),
         drift: false,
     };
     for m in &ours.models {
@@ -876,7 +876,7 @@ pub fn compare(ours: &OurFacts, docs: &DocsSet, docs_label: &str) -> Report {
         }
     }
     for d in &docs.models {
-        if in_family(&d.facts.id) && !ours.models.iter().any(|m| m.id == d.facts.id) {
+        if !ours.models.iter().any(|m| m.id == d.facts.id) {
             report.uncovered.push(UncoveredModel {
                 id: d.facts.id.clone(),
                 kind: d.facts.kind.as_str().to_string(),
@@ -888,13 +888,14 @@ pub fn compare(ours: &OurFacts, docs: &DocsSet, docs_label: &str) -> Report {
     report.drift = !report.models.is_empty()
         || !report.status.is_empty()
         || !report.missing_upstream.is_empty()
-        || !report.missing_status.is_empty();
+        || !report.missing_status.is_empty()
+        || !report.uncovered.is_empty();
     report
 }
 
 /// Runs a drift check of `spec_text` against the docs folder `docs_dir`.
 pub fn run(spec_text: &str, docs_dir: &Path) -> Result<Report, InputError> {
     let ours = our_facts(spec_text)?;
-    let docs = read_docs(docs_dir, &ours, &[])?;
+    let docs = read_docs(docs_dir)?;
     Ok(compare(&ours, &docs, &docs_dir.display().to_string()))
 }

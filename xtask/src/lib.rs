@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod drift;
+pub mod semver;
 pub mod snapshot;
 pub mod sync;
 pub mod yaml;

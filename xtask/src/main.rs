@@ -40,9 +40,15 @@ enum Command {
         /// A checkout of the APIPod docs repository (or a folder in its layout).
         #[arg(long, value_name = "DIR")]
         docs: PathBuf,
-        /// Also add this upstream model of a family we cover (repeatable).
+        /// Also add this upstream model, of any family (repeatable).
         #[arg(long = "add-model", value_name = "ID")]
         add_models: Vec<String>,
+        /// Add every upstream model the spec does not cover yet.
+        #[arg(long)]
+        add_all: bool,
+        /// Print the changes, review notes and semver verdicts as JSON.
+        #[arg(long)]
+        json: bool,
         /// The spec to edit (default: openapi/apipod.yaml).
         #[arg(long, value_name = "PATH")]
         spec: Option<PathBuf>,
@@ -160,12 +166,22 @@ fn drift_cmd(docs: &Path, json: bool, spec: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn sync_cmd(
-    docs: &Path,
+struct SyncArgs {
     add_models: Vec<String>,
+    add_all: bool,
+    json: bool,
     spec: Option<PathBuf>,
     dry_run: bool,
-) -> ExitCode {
+}
+
+fn sync_cmd(docs: &Path, args: SyncArgs) -> ExitCode {
+    let SyncArgs {
+        add_models,
+        add_all,
+        json,
+        spec,
+        dry_run,
+    } = args;
     let spec_path = spec.unwrap_or_else(|| workspace_root().join(snapshot::SPEC_PATH));
     let text = match read_spec(&spec_path) {
         Ok(t) => t,
@@ -174,7 +190,10 @@ fn sync_cmd(
             return ExitCode::from(2);
         }
     };
-    let options = sync::Options { add_models };
+    let options = sync::Options {
+        add_models,
+        add_all,
+    };
     let outcome = match sync::run(&text, docs, &options) {
         Ok(o) => o,
         Err(e @ sync::SyncError::Input(_)) => {
@@ -187,16 +206,24 @@ fn sync_cmd(
         }
     };
     if outcome.text == text {
-        println!(
-            "{} already matches the docs; nothing to do.",
-            spec_path.display()
-        );
+        if json {
+            emit(&sync_json(&outcome, false));
+        } else {
+            println!(
+                "{} already matches the docs; nothing to do.",
+                spec_path.display()
+            );
+        }
         return ExitCode::SUCCESS;
     }
     if let Err(e) = apipod_codegen::generate(&outcome.text) {
+        let kept = workspace_root().join("target/xtask-sync-rejected.yaml");
+        let _ = std::fs::create_dir_all(workspace_root().join("target"));
+        let _ = std::fs::write(&kept, &outcome.text);
         eprintln!(
-            "error: the synced spec no longer generates a client ({e}); {} was not changed",
-            spec_path.display()
+            "error: the synced spec no longer generates a client ({e}); {} was not changed (the rejected text is in {})",
+            spec_path.display(),
+            kept.display()
         );
         return ExitCode::from(1);
     }
@@ -206,6 +233,17 @@ fn sync_cmd(
     }
     for n in &outcome.notes {
         log.push_str(&format!("review:  {n}\n"));
+    }
+    for v in &outcome.impact {
+        log.push_str(&format!("semver:  {v}\n"));
+    }
+    if let Some(level) = xtask::semver::overall(&outcome.impact) {
+        log.push_str(&format!(
+            "semver:  overall {level} change to the apipod crate's public API\n"
+        ));
+    }
+    if json {
+        log = sync_json(&outcome, !dry_run);
     }
     if dry_run {
         let label = spec_path.display().to_string();
@@ -217,6 +255,9 @@ fn sync_cmd(
             usize::MAX,
         ));
         log.push_str(&format!("(dry run: {label} was not changed)\n"));
+        if json {
+            log = sync_json(&outcome, false);
+        }
         emit(&log);
         return ExitCode::SUCCESS;
     }
@@ -225,12 +266,27 @@ fn sync_cmd(
         eprintln!("error: writing {}: {e}", spec_path.display());
         return ExitCode::from(2);
     }
-    println!(
-        "wrote {} ({} changes); run `cargo xtask codegen` to refresh the snapshot.",
-        spec_path.display(),
-        outcome.changes.len()
-    );
+    if !json {
+        println!(
+            "wrote {} ({} changes); run `cargo xtask codegen` to refresh the snapshot.",
+            spec_path.display(),
+            outcome.changes.len()
+        );
+    }
     ExitCode::SUCCESS
+}
+
+fn sync_json(outcome: &sync::Outcome, written: bool) -> String {
+    let value = serde_json::json!({
+        "written": written,
+        "changes": outcome.changes,
+        "review": outcome.notes,
+        "semver": outcome.impact,
+        "overall": xtask::semver::overall(&outcome.impact),
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 fn main() -> ExitCode {
@@ -241,9 +297,20 @@ fn main() -> ExitCode {
         Command::Sync {
             docs,
             add_models,
+            add_all,
+            json,
             spec,
             dry_run,
-        } => sync_cmd(&docs, add_models, spec, dry_run),
+        } => sync_cmd(
+            &docs,
+            SyncArgs {
+                add_models,
+                add_all,
+                json,
+                spec,
+                dry_run,
+            },
+        ),
         Command::Bench { args } => bench::run(&workspace_root(), &args),
     }
 }

@@ -55,6 +55,7 @@ const SCHEMA_ORDER: &[&str] = &[
     "description",
     "x-apipod-local",
     "x-apipod-kind",
+    "x-apipod-family",
     "x-apipod-polling",
     "x-apipod-require-one-of",
     "required",
@@ -65,8 +66,10 @@ const SCHEMA_ORDER: &[&str] = &[
 /// What to do besides applying the facts of the models we have.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Upstream models (of our families) to add.
+    /// Upstream models to add (any model, of any family).
     pub add_models: Vec<String>,
+    /// Add every upstream model we do not cover yet.
+    pub add_all: bool,
 }
 
 /// The result of a sync.
@@ -78,6 +81,8 @@ pub struct Outcome {
     pub changes: Vec<String>,
     /// Things a person should review (comments above changed values, placeholders).
     pub notes: Vec<String>,
+    /// What the changes mean for users of the `apipod` crate, one verdict per change.
+    pub impact: Vec<crate::semver::Verdict>,
 }
 
 /// Why a sync did not happen.
@@ -112,8 +117,7 @@ fn failed(msg: impl Into<String>) -> SyncError {
 
 /// Reads the docs folder and applies it to `spec_text`.
 pub fn run(spec_text: &str, docs_dir: &Path, options: &Options) -> Result<Outcome, SyncError> {
-    let ours = drift::our_facts(spec_text)?;
-    let docs = drift::read_docs(docs_dir, &ours, &options.add_models)?;
+    let docs = drift::read_docs(docs_dir)?;
     apply(spec_text, &docs, options)
 }
 
@@ -142,6 +146,7 @@ pub fn apply(spec_text: &str, docs: &DocsSet, options: &Options) -> Result<Outco
         changes: Vec::new(),
         notes: Vec::new(),
         keys: BTreeSet::new(),
+        current_at_start: current.clone(),
         current,
     };
     s.keys = s.drift_keys()?.0;
@@ -165,11 +170,20 @@ pub fn apply(spec_text: &str, docs: &DocsSet, options: &Options) -> Result<Outco
         }
     }
     s.sync_status()?;
-    for id in &options.add_models {
+    let mut to_add = options.add_models.clone();
+    if options.add_all {
+        for d in &docs.models {
+            if !ours.models.iter().any(|m| m.id == d.facts.id) && !to_add.contains(&d.facts.id) {
+                to_add.push(d.facts.id.clone());
+            }
+        }
+    }
+    for id in &to_add {
         s.add_model(id)?;
     }
     let text = s.y.text();
     let ours = drift::our_facts(&text).map_err(|e| failed(e.0))?;
+    let impact = crate::semver::verdicts(&s.current_at_start, &ours);
     let report = drift::compare(&ours, docs, "docs");
     if report.drift {
         return Err(failed(format!(
@@ -181,6 +195,7 @@ pub fn apply(spec_text: &str, docs: &DocsSet, options: &Options) -> Result<Outco
         text,
         changes: s.changes,
         notes: s.notes,
+        impact,
     })
 }
 
@@ -195,6 +210,8 @@ struct Syncer<'a> {
     keys: BTreeSet<Key>,
     /// Facts of the current text.
     current: OurFacts,
+    /// Facts of the text before any edit (for the semver verdicts).
+    current_at_start: OurFacts,
 }
 
 fn schema_path<'a>(schema: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
@@ -207,12 +224,9 @@ fn placeholder(name: &str) -> String {
     format!("`{name}` (added by xtask sync; review the description)")
 }
 
-fn family_of(id: &str) -> Option<&'static str> {
-    drift::FAMILIES
-        .iter()
-        .filter(|f| id.starts_with(**f))
-        .max_by_key(|f| f.len())
-        .copied()
+/// The family of model `id`, as the docs file it comes from names it.
+fn family_of(docs: &DocsSet, id: &str) -> Option<String> {
+    docs.model(id).map(|d| d.family.clone())
 }
 
 fn bound_lines(key: &str, exclusive_key: &str, b: &Option<Bound>) -> Vec<String> {
@@ -235,6 +249,91 @@ fn check_type(ty: &str) -> Result<(), SyncError> {
         )));
     }
     Ok(())
+}
+
+/// How `example` breaks the facts of model `m` (empty when it conforms).
+fn example_problems(m: &ModelFacts, example: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(obj) = example.as_object() else {
+        return vec!["not an object".into()];
+    };
+    for (name, value) in obj {
+        let Some(f) = m.field(name) else {
+            out.push(format!("`{name}` is not a field"));
+            continue;
+        };
+        let norm = normalise(value, f.ty.as_deref());
+        if let Some(values) = &f.enum_values
+            && !values.contains(&norm)
+        {
+            out.push(format!("`{name}`: {value} is not one of its values"));
+        }
+        if let Some(n) = value.as_f64() {
+            let below = f.minimum.as_ref().and_then(|b| {
+                let lim = b.value.as_f64()?;
+                Some(if b.exclusive { n <= lim } else { n < lim })
+            });
+            let above = f.maximum.as_ref().and_then(|b| {
+                let lim = b.value.as_f64()?;
+                Some(if b.exclusive { n >= lim } else { n > lim })
+            });
+            if below == Some(true) || above == Some(true) {
+                out.push(format!("`{name}`: {value} is out of range"));
+            }
+        }
+        if let (Some(s), Some(max)) = (value.as_str(), f.max_length)
+            && s.chars().count() as u64 > max
+        {
+            out.push(format!("`{name}` is longer than {max}"));
+        }
+    }
+    for r in &m.required {
+        if !obj.contains_key(r) {
+            out.push(format!("required `{r}` is missing"));
+        }
+    }
+    out
+}
+
+/// The YAML lines (relative to the `example` key, which they do not include) of a JSON
+/// example value.
+fn example_block(v: &Value) -> Vec<String> {
+    fn render(v: &Value, indent: usize, out: &mut Vec<String>) {
+        let pad = " ".repeat(indent);
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let key = format_scalar(&Value::String(k.clone()));
+                    match v {
+                        Value::Object(m) if !m.is_empty() => {
+                            out.push(format!("{pad}{key}:"));
+                            render(v, indent + 2, out);
+                        }
+                        Value::Array(a) if !a.is_empty() => {
+                            out.push(format!("{pad}{key}:"));
+                            render(v, indent + 2, out);
+                        }
+                        _ => out.push(format!("{pad}{key}: {}", format_scalar(v))),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::Object(_) | Value::Array(_) => {
+                            out.push(format!("{pad}-"));
+                            render(item, indent + 2, out);
+                        }
+                        _ => out.push(format!("{pad}- {}", format_scalar(item))),
+                    }
+                }
+            }
+            other => out.push(format!("{pad}{}", format_scalar(other))),
+        }
+    }
+    let mut out = vec!["example:".to_string()];
+    render(v, 2, &mut out);
+    out
 }
 
 /// The body lines (relative to the key, which they do not include) of `schema`, an
@@ -302,11 +401,29 @@ fn schema_body(schema: &Value, description: Option<&str>) -> Result<Vec<String>,
             }
         }
     }
-    if let Some(values) = &f.enum_values {
+    let (bad_enum, bad_default) = contradictions(&f);
+    if bad_enum || bad_default {
+        // docs-choice (made by sync, flagged for review): the page's listed values or
+        // default cannot be meant, since its own bounds or list exclude them. What the page
+        // says is kept as `x-apipod-docs-says`, so drift still notices when the docs change
+        // it; the rest of the field is enforced.
+        lines.push(
+            "# docs-choice: the page's own type or bounds exclude what it states here; they are enforced".into(),
+        );
+        lines.push("x-apipod-docs-says:".into());
+        if let (true, Some(values)) = (bad_enum, &f.enum_values) {
+            lines.push("  enum:".into());
+            lines.extend(values.iter().map(|v| format!("    - {}", format_scalar(v))));
+        }
+        if let (true, Some(d)) = (bad_default, &f.default) {
+            lines.push(format!("  default: {}", format_scalar(d)));
+        }
+    }
+    if let (false, Some(values)) = (bad_enum, &f.enum_values) {
         lines.push("enum:".into());
         lines.extend(values.iter().map(|v| format!("  - {}", format_scalar(v))));
     }
-    if let Some(d) = &f.default {
+    if let (false, Some(d)) = (bad_default, &f.default) {
         lines.push(format!("default: {}", format_scalar(d)));
     }
     lines.extend(bound_lines("minimum", "exclusiveMinimum", &f.minimum));
@@ -318,6 +435,40 @@ fn schema_body(schema: &Value, description: Option<&str>) -> Result<Vec<String>,
         lines.push(format!("example: {}", format_scalar(ex)));
     }
     Ok(lines)
+}
+
+/// Whether a field contradicts itself: (its listed values all lie outside its own bounds,
+/// its default lies outside its bounds or, with a usable list, is not listed).
+pub fn contradictions(f: &FieldFacts) -> (bool, bool) {
+    let in_bounds = |v: &Value| {
+        let Some(n) = v.as_f64() else {
+            return true;
+        };
+        let lo = f.minimum.as_ref().and_then(|b| b.value.as_f64());
+        let hi = f.maximum.as_ref().and_then(|b| b.value.as_f64());
+        lo.is_none_or(|lo| n >= lo) && hi.is_none_or(|hi| n <= hi)
+    };
+    let bad_enum = f
+        .enum_values
+        .as_ref()
+        .is_some_and(|values| !values.iter().any(in_bounds));
+    let wrong_type = |d: &Value| match f.ty.as_deref() {
+        Some("boolean") => !d.is_boolean(),
+        Some("integer") => !(d.is_i64() || d.is_u64()),
+        Some("number") => !d.is_number(),
+        Some("string") => !d.is_string(),
+        Some("array") => !d.is_array(),
+        _ => false,
+    };
+    let bad_default = f.default.as_ref().is_some_and(|d| {
+        wrong_type(d)
+            || !in_bounds(d)
+            || (!bad_enum
+                && f.enum_values
+                    .as_ref()
+                    .is_some_and(|values| !values.contains(d)))
+    });
+    (bad_enum, bad_default)
 }
 
 /// The lines of a new property (its key line first, relative to the key's indentation).
@@ -667,12 +818,14 @@ impl<'a> Syncer<'a> {
     /// A description for a new field: ours for the same field in the same family when
     /// every such model says the same, a placeholder otherwise.
     fn describe(&self, id: &str, name: &str) -> Result<String, SyncError> {
-        let family = family_of(id);
+        let family = family_of(self.docs, id);
         let ours = self.ours()?;
         let descriptions: BTreeSet<String> = ours
             .models
             .iter()
-            .filter(|m| m.id != id && family.is_some() && family_of(&m.id) == family)
+            .filter(|m| {
+                m.id != id && family.is_some() && family_of(self.docs, &m.id) == family
+            })
             .filter_map(|m| m.field(name).and_then(|f| f.description.clone()))
             .collect();
         Ok(match descriptions.len() {
@@ -1010,12 +1163,8 @@ impl<'a> Syncer<'a> {
     }
 
     fn add_model(&mut self, id: &str) -> Result<(), SyncError> {
-        let family = family_of(id).ok_or_else(|| {
-            failed(format!(
-                "{id} is not in a family we cover ({})",
-                drift::FAMILIES.join(", ")
-            ))
-        })?;
+        let family = family_of(self.docs, id)
+            .ok_or_else(|| failed(format!("the docs have no model {id}")))?;
         let d = self
             .docs
             .model(id)
@@ -1037,7 +1186,7 @@ impl<'a> Syncer<'a> {
             .models
             .iter()
             .rev()
-            .find(|m| m.kind == d.kind && family_of(&m.id) == Some(family))
+            .find(|m| m.kind == d.kind && family_of(self.docs, &m.id).as_ref() == Some(&family))
             .or_else(|| ours.models.iter().rev().find(|m| m.kind == d.kind))
             .or_else(|| ours.models.last())
             .and_then(|m| m.schema_name.clone())
@@ -1055,6 +1204,10 @@ impl<'a> Syncer<'a> {
                 )))
             ),
             format!("  x-apipod-kind: {}", d.kind.as_str()),
+            format!(
+                "  x-apipod-family: {}",
+                format_scalar(&Value::String(family.clone()))
+            ),
         ];
         if !d.required.is_empty() {
             block.push("  required:".into());
@@ -1112,6 +1265,31 @@ impl<'a> Syncer<'a> {
                 Ok(())
             },
         )?;
+        let example = self.docs.model(id).and_then(|m| m.example.clone());
+        let problems = example
+            .as_ref()
+            .map(|e| example_problems(&d, e))
+            .unwrap_or_default();
+        if !problems.is_empty() {
+            self.notes.push(format!(
+                "{name}: the docs example breaks the page's own schema ({}); it was not copied, write one",
+                problems.join("; ")
+            ));
+        }
+        if let Some(example) = example.filter(|_| problems.is_empty()) {
+            let lines = example_block(&example);
+            self.edit(format!("{id}: example from the docs page"), None, |y| {
+                let node = y
+                    .find(&schema_path(&name, &[]))
+                    .ok_or_else(|| failed(format!("{name} not found")))?;
+                y.insert_child(&node, "example", &lines, SCHEMA_ORDER);
+                Ok(())
+            })?;
+        } else if problems.is_empty() {
+            self.notes
+                .push(format!("{name}: the docs page has no example; write one"));
+        }
+        self.ensure_family(&family, d.kind)?;
         let added = self.our_model(id)?;
         let remaining = drift::compare_model(&added, &d);
         if !remaining.is_empty() {
@@ -1125,7 +1303,7 @@ impl<'a> Syncer<'a> {
             )));
         }
         self.notes.push(format!(
-            "{name}: new model; review its description{}{}, and add `x-apipod-polling` and an `example` if known",
+            "{name}: new model; review its description{}{}",
             if placeholders.is_empty() {
                 String::new()
             } else {
@@ -1139,6 +1317,38 @@ impl<'a> Syncer<'a> {
                     copied.join(", ")
                 )
             }
+        ));
+        Ok(())
+    }
+
+    /// Adds a placeholder entry for `family` under the spec's `x-apipod-families` when it
+    /// has none, so the model's polling hint, mock timing and price resolve; flagged for
+    /// review, since the docs state none of them.
+    fn ensure_family(&mut self, family: &str, kind: apipod_codegen::contract::Kind) -> Result<(), SyncError> {
+        if self.y.find(&["x-apipod-families", family]).is_some() {
+            return Ok(());
+        }
+        let root = self.y.find(&["x-apipod-families"]).ok_or_else(|| {
+            failed("the spec has no top-level `x-apipod-families`; add it before syncing")
+        })?;
+        let (interval, attempts, queue, run, price) = match kind {
+            apipod_codegen::contract::Kind::Image => (3000, 200, "[1, 5]", "[10, 60]", "0.03"),
+            apipod_codegen::contract::Kind::Video => (10000, 180, "[5, 30]", "[60, 300]", "0.1"),
+        };
+        let pad = " ".repeat(root.indent + 2);
+        let lines = vec![
+            format!("{pad}{}:", format_scalar(&Value::String(family.to_string()))),
+            format!("{pad}  # added by xtask sync with {} defaults; review", kind.as_str()),
+            format!("{pad}  polling: {{interval_ms: {interval}, max_attempts: {attempts}}}"),
+            format!("{pad}  mock-timing: {{queue_s: {queue}, run_s: {run}}}"),
+            format!("{pad}  mock-price: {{usd: {price}}}"),
+        ];
+        let at = root.end;
+        self.y.insert_lines(at, lines);
+        self.changes
+            .push(format!("added family {family} with placeholder hints"));
+        self.notes.push(format!(
+            "x-apipod-families.{family}: new family; review its polling hint, mock timing and price"
         ));
         Ok(())
     }

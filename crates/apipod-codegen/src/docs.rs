@@ -28,6 +28,11 @@ pub const OPENAPI_DIR: &str = "api-reference/openapi";
 pub struct DocsModel {
     /// The page file name (relative to [`OPENAPI_DIR`]).
     pub file: String,
+    /// The model's family: the page name before `--` (`seedance--2-0-text-to-video.yaml`
+    /// is in family `seedance`), or the whole stem for a page without one.
+    pub family: String,
+    /// The page's request example for this model, when it has one.
+    pub example: Option<Value>,
     /// The model's facts.
     pub facts: ModelFacts,
 }
@@ -61,6 +66,93 @@ pub struct DocsSet {
     pub status: Vec<StatusPage>,
     /// Pages that were not used.
     pub skipped: Vec<Skipped>,
+    /// Pages read with a correction of an obvious upstream typo (see [`CREATE_PATHS`]).
+    pub corrections: Vec<Skipped>,
+}
+
+/// The two create paths. A page that posts a model to a near miss of one of them
+/// (`/v1/videos/genertions`) is read as posting to the real path, and the correction is
+/// listed in [`DocsSet::corrections`].
+pub const CREATE_PATHS: [&str; 2] = ["/v1/images/generations", "/v1/videos/generations"];
+
+/// The family of a docs page: its file name before `--`, or its stem.
+pub fn family_of_page(file: &str) -> String {
+    let stem = file
+        .strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))
+        .or_else(|| file.strip_suffix(".json"))
+        .unwrap_or(file);
+    stem.split_once("--").map_or(stem, |(f, _)| f).to_string()
+}
+
+/// The request example a page gives for model `id` at create path `path`: the media
+/// type's `example`, or the schema's, when its `model` is `id`.
+fn request_example(doc: &Value, path: &str, id: &str) -> Option<Value> {
+    let media = doc
+        .get("paths")?
+        .get(path)?
+        .get("post")?
+        .pointer("/requestBody/content/application~1json")?;
+    let candidates = [
+        media.get("example"),
+        media.pointer("/schema/example"),
+        media
+            .get("examples")
+            .and_then(Value::as_object)
+            .and_then(|e| e.values().next())
+            .and_then(|e| e.get("value")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|e| e.get("model").and_then(Value::as_str) == Some(id))
+        .cloned()
+}
+
+/// Levenshtein distance, for telling a typo from another endpoint.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Renames create paths that are a typo of a [`CREATE_PATHS`] entry (same prefix, last
+/// segment within two edits) to the real path. Returns the corrections made.
+fn correct_create_paths(doc: &mut Value) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return notes;
+    };
+    let keys: Vec<String> = paths.keys().cloned().collect();
+    for key in keys {
+        if CREATE_PATHS.contains(&key.as_str()) || key.contains('{') {
+            continue;
+        }
+        let Some(real) = CREATE_PATHS.iter().find(|real| {
+            let (prefix, last) = real.rsplit_once('/').unwrap_or(("", real));
+            key.rsplit_once('/').is_some_and(|(p, l)| {
+                p == prefix && l != last && edit_distance(l, last) <= 2
+            })
+        }) else {
+            continue;
+        };
+        if paths.contains_key(*real) {
+            continue;
+        }
+        if let Some(item) = paths.remove(&key) {
+            paths.insert((*real).to_string(), item);
+            notes.push(format!("create path {key} read as {real} (an upstream typo)"));
+        }
+    }
+    notes
 }
 
 impl DocsSet {
@@ -220,7 +312,7 @@ pub fn read_dir(dir: &Path, in_scope: &dyn Fn(&str) -> bool) -> Result<DocsSet, 
             std::fs::read(path).map_err(|e| error(Some(path), format!("cannot read: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|_| error(Some(path), "is not UTF-8 text"))?;
         set.pages += 1;
-        let doc = match crate::load_spec(&text) {
+        let mut doc = match crate::load_spec(&text) {
             Ok(doc) => doc,
             Err(e) => {
                 if broken_page_matters(&text, in_scope) {
@@ -245,6 +337,12 @@ pub fn read_dir(dir: &Path, in_scope: &dyn Fn(&str) -> bool) -> Result<DocsSet, 
                     "is not an OpenAPI document (no `openapi` version)",
                 ));
             }
+        }
+        for note in correct_create_paths(&mut doc) {
+            set.corrections.push(Skipped {
+                file: name.clone(),
+                reason: note,
+            });
         }
         let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
             set.skipped.push(Skipped {
@@ -310,6 +408,8 @@ pub fn read_dir(dir: &Path, in_scope: &dyn Fn(&str) -> bool) -> Result<DocsSet, 
                             continue;
                         }
                         set.models.push(DocsModel {
+                            example: request_example(&doc, &m.path, &m.id),
+                            family: family_of_page(&name),
                             file: name.clone(),
                             facts: m,
                         });
@@ -354,6 +454,24 @@ pub fn read_dir(dir: &Path, in_scope: &dyn Fn(&str) -> bool) -> Result<DocsSet, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typo_paths_are_corrected_and_other_paths_kept() {
+        let mut doc = serde_json::json!({"paths": {
+            "/v1/videos/genertions": {"post": {}},
+            "/v1/videos/status/{id}": {"get": {}},
+            "/v1/assets": {"post": {}},
+            "/v1/images/edits": {"post": {}},
+        }});
+        let notes = correct_create_paths(&mut doc);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.contains_key("/v1/videos/generations"));
+        assert!(paths.contains_key("/v1/assets"));
+        assert!(paths.contains_key("/v1/images/edits"));
+        assert_eq!(family_of_page("seedance--2-0-text-to-video.yaml"), "seedance");
+        assert_eq!(family_of_page("query-image-task.yaml"), "query-image-task");
+    }
 
     #[test]
     fn translations_are_recognised() {

@@ -69,6 +69,10 @@ pub struct FieldFacts {
     /// The property schema with every `$ref`, `allOf` and nullable union resolved (see
     /// [`inline`]); sync renders new fields from it. Not compared.
     pub schema: Value,
+    /// `x-apipod-docs-says`: what the docs state for this field where it contradicts
+    /// itself and we enforce a reading of it instead (a `docs-choice:`). Drift compares
+    /// the docs with these facts; everything else uses the field's own facts.
+    pub docs_says: Option<Box<FieldFacts>>,
 }
 
 impl FieldFacts {
@@ -79,6 +83,7 @@ impl FieldFacts {
             title: None,
             description: None,
             schema: Value::Null,
+            docs_says: self.docs_says.as_ref().map(|d| Box::new(d.facts_only())),
             ..self.clone()
         }
     }
@@ -624,7 +629,19 @@ pub fn field_facts(doc: &Value, prop: &Value) -> Result<FieldFacts, String> {
             .and_then(Value::as_array)
             .and_then(|e| e.first().cloned())
     });
+    let docs_says = match schema.get("x-apipod-docs-says").and_then(Value::as_object) {
+        Some(says) => {
+            let mut merged = schema.as_object().cloned().unwrap_or_default();
+            merged.remove("x-apipod-docs-says");
+            for (k, v) in says {
+                merged.insert(k.clone(), v.clone());
+            }
+            Some(Box::new(field_facts(doc, &Value::Object(merged))?))
+        }
+        None => None,
+    };
     Ok(FieldFacts {
+        docs_says,
         nullable,
         item_ty: item_type(doc, &schema)?,
         enum_values: raw_enum.map(|v| v.iter().map(|x| normalise(x, ty_ref)).collect()),
