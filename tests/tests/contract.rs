@@ -26,7 +26,13 @@ fn sample(field: &FieldContract) -> Value {
         }
         FieldType::String => json!("A lighthouse on a cliff at dawn."),
         FieldType::Boolean => default.unwrap_or(json!(true)),
-        FieldType::Integer => default.unwrap_or(json!(field.minimum.unwrap_or(1))),
+        FieldType::Integer => default.unwrap_or_else(|| {
+            json!(
+                field
+                    .minimum
+                    .map_or(1, |m| m.value.ceil() as i64 + i64::from(m.exclusive))
+            )
+        }),
         FieldType::Number => default.unwrap_or(json!(1.5)),
         FieldType::StringArray => {
             let count = field.min_items.unwrap_or(1).max(1);
@@ -71,14 +77,14 @@ fn violations(model: &ModelContract, body: &Map<String, Value>) -> Vec<(String, 
 #[test]
 fn generated_structs_and_contract_name_the_same_fields() {
     let generated = generated_request_fields();
-    let schemas: Vec<&str> = generated.iter().map(|(name, _)| *name).collect();
+    let schemas: Vec<&str> = generated.iter().map(|(name, _)| name.as_str()).collect();
     let contract_schemas: Vec<&str> = contract::MODELS.iter().map(|m| m.schema).collect();
     assert_eq!(
         schemas, contract_schemas,
         "one generated struct per model, in spec order"
     );
     for (model, (_, fields)) in contract::MODELS.iter().zip(&generated) {
-        let in_struct: BTreeSet<&str> = fields.iter().copied().collect();
+        let in_struct: BTreeSet<&str> = fields.iter().map(String::as_str).collect();
         let in_contract: BTreeSet<&str> = model.fields.iter().map(|f| f.name).collect();
         assert_eq!(
             in_struct, in_contract,

@@ -50,7 +50,8 @@ async fn submit_store_resume_wait_download_without_duplicates() {
                 c.submit(SeedreamV45::new(format!("poster {i}"))).await
             } else {
                 c.submit_with(
-                    Seedance20I2v::new(format!("clip {i}")).image_url("https://example.com/a.png"),
+                    Seedance20I2v::new(format!("clip {i}"))
+                        .image_urls(["https://example.com/a.png"]),
                     SubmitOptions::idempotency_key(format!("job-{i}")),
                 )
                 .await
@@ -88,7 +89,7 @@ async fn submit_store_resume_wait_download_without_duplicates() {
     // A re-submit of a recovered job with its key replays instead of creating a task.
     let replay = c
         .submit_with(
-            Seedance20I2v::new("clip 1").image_url("https://example.com/a.png"),
+            Seedance20I2v::new("clip 1").image_urls(["https://example.com/a.png"]),
             SubmitOptions::idempotency_key("job-1"),
         )
         .await

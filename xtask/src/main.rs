@@ -93,13 +93,13 @@ fn codegen(check: bool) -> ExitCode {
         }
     };
     let files = snapshot::files(&generated);
-    let dir = root.join(snapshot::SNAPSHOT_DIR);
+    let dir = root.clone();
+    let dirs = snapshot::SNAPSHOT_DIRS.join(" and ");
     if check {
-        let stale = snapshot::check(&dir, &files, snapshot::SNAPSHOT_DIR);
+        let stale = snapshot::check(&dir, &files, "");
         if stale.is_empty() {
             println!(
-                "{} is up to date with {} (sha256 {}).",
-                snapshot::SNAPSHOT_DIR,
+                "{dirs} are up to date with {} (sha256 {}).",
                 snapshot::SPEC_PATH,
                 generated.spec_sha256
             );
@@ -119,7 +119,7 @@ fn codegen(check: bool) -> ExitCode {
     }
     match snapshot::write(&dir, &files) {
         Ok(changed) if changed.is_empty() => {
-            println!("{} is already up to date.", snapshot::SNAPSHOT_DIR);
+            println!("{dirs} are already up to date.");
             ExitCode::SUCCESS
         }
         Ok(changed) => {
@@ -129,7 +129,7 @@ fn codegen(check: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: writing {}: {e}", snapshot::SNAPSHOT_DIR);
+            eprintln!("error: writing {dirs}: {e}");
             ExitCode::from(2)
         }
     }

@@ -168,10 +168,7 @@ fn field_verdicts(id: &str, name: &str, a: &FieldFacts, b: &FieldFacts, out: &mu
                 Level::Major,
                 format!("`{name}` of {id}: {key} tightened; requests that passed may be rejected"),
             )),
-            Some(false) => out.push(v(
-                Level::Minor,
-                format!("`{name}` of {id}: {key} loosened"),
-            )),
+            Some(false) => out.push(v(Level::Minor, format!("`{name}` of {id}: {key} loosened"))),
             None => {}
         }
     }

@@ -1,7 +1,8 @@
-//! `cargo xtask codegen`: a reviewable snapshot of what `apipod-raw`'s build.rs generates.
+//! `cargo xtask codegen`: a reviewable snapshot of what the build scripts generate.
 //!
-//! The snapshot lives in `crates/apipod-raw/generated/` and is produced by the same
-//! [`apipod_codegen::generate`] call as build.rs, so each file is build.rs's output plus
+//! The snapshot lives in `crates/apipod-raw/generated/` (client, httpmock helpers, contract
+//! table) and `crates/apipod/generated/` (typed model requests), and is produced by the same
+//! [`apipod_codegen::generate`] call as the build scripts, so each file is their output plus
 //! one header line naming the spec's SHA-256. The files are not part of any crate's module
 //! tree, so neither the compiler nor `cargo fmt` reads them.
 
@@ -12,8 +13,8 @@ use apipod_codegen::Generated;
 /// The spec, relative to the workspace root.
 pub const SPEC_PATH: &str = "openapi/apipod.yaml";
 
-/// The snapshot folder, relative to the workspace root.
-pub const SNAPSHOT_DIR: &str = "crates/apipod-raw/generated";
+/// The snapshot folders, relative to the workspace root.
+pub const SNAPSHOT_DIRS: [&str; 2] = ["crates/apipod-raw/generated", "crates/apipod/generated"];
 
 /// Lines of unified diff shown per stale file.
 pub const DIFF_LINES: usize = 40;
@@ -25,13 +26,18 @@ pub fn header(spec_sha256: &str) -> String {
     )
 }
 
-/// The snapshot files (name, full content) for a generation.
+/// The snapshot files (path relative to the workspace root, full content) for a
+/// generation.
 pub fn files(generated: &Generated) -> Vec<(&'static str, String)> {
     let header = header(&generated.spec_sha256);
     [
-        ("client.rs", &generated.client),
-        ("mock.rs", &generated.mock),
-        ("contract.rs", &generated.contract),
+        ("crates/apipod-raw/generated/client.rs", &generated.client),
+        ("crates/apipod-raw/generated/mock.rs", &generated.mock),
+        (
+            "crates/apipod-raw/generated/contract.rs",
+            &generated.contract,
+        ),
+        ("crates/apipod/generated/models.rs", &generated.models),
     ]
     .into_iter()
     .map(|(name, code)| (name, format!("{header}{code}")))
@@ -80,7 +86,11 @@ pub fn check(dir: &Path, files: &[(&str, String)], label_prefix: &str) -> Vec<St
     let mut stale = Vec::new();
     for (name, expected) in files {
         let path = dir.join(name);
-        let label = format!("{label_prefix}/{name}");
+        let label = if label_prefix.is_empty() {
+            (*name).to_string()
+        } else {
+            format!("{label_prefix}/{name}")
+        };
         match std::fs::read_to_string(&path) {
             // A checkout with CRLF line endings is not stale.
             Ok(actual) if actual.replace("\r\n", "\n") == *expected => {}
@@ -106,10 +116,12 @@ pub fn check(dir: &Path, files: &[(&str, String)], label_prefix: &str) -> Vec<St
 /// Writes the snapshot files into `dir` (created if needed); returns the files that
 /// changed.
 pub fn write(dir: &Path, files: &[(&str, String)]) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
     let mut changed = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
             std::fs::write(&path, content)?;
             changed.push(path);

@@ -184,7 +184,20 @@ pub fn apply(spec_text: &str, docs: &DocsSet, options: &Options) -> Result<Outco
     let text = s.y.text();
     let ours = drift::our_facts(&text).map_err(|e| failed(e.0))?;
     let impact = crate::semver::verdicts(&s.current_at_start, &ours);
-    let report = drift::compare(&ours, docs, "docs");
+    let mut report = drift::compare(&ours, docs, "docs");
+    // Models the docs have and we do not are added only when asked for; otherwise they
+    // stay listed by drift.
+    let uncovered = std::mem::take(&mut report.uncovered);
+    report.drift = !report.models.is_empty()
+        || !report.status.is_empty()
+        || !report.missing_upstream.is_empty()
+        || !report.missing_status.is_empty();
+    for u in &uncovered {
+        s.notes.push(format!(
+            "upstream model {} is not in the spec; add it with --add-model {} (or --add-all)",
+            u.id, u.id
+        ));
+    }
     if report.drift {
         return Err(failed(format!(
             "the synced spec still differs from the docs:\n{}",
@@ -823,9 +836,7 @@ impl<'a> Syncer<'a> {
         let descriptions: BTreeSet<String> = ours
             .models
             .iter()
-            .filter(|m| {
-                m.id != id && family.is_some() && family_of(self.docs, &m.id) == family
-            })
+            .filter(|m| m.id != id && family.is_some() && family_of(self.docs, &m.id) == family)
             .filter_map(|m| m.field(name).and_then(|f| f.description.clone()))
             .collect();
         Ok(match descriptions.len() {
@@ -1307,7 +1318,10 @@ impl<'a> Syncer<'a> {
             if placeholders.is_empty() {
                 String::new()
             } else {
-                format!(", the placeholder descriptions of {}", placeholders.join(", "))
+                format!(
+                    ", the placeholder descriptions of {}",
+                    placeholders.join(", ")
+                )
             },
             if copied.is_empty() {
                 String::new()
@@ -1324,7 +1338,11 @@ impl<'a> Syncer<'a> {
     /// Adds a placeholder entry for `family` under the spec's `x-apipod-families` when it
     /// has none, so the model's polling hint, mock timing and price resolve; flagged for
     /// review, since the docs state none of them.
-    fn ensure_family(&mut self, family: &str, kind: apipod_codegen::contract::Kind) -> Result<(), SyncError> {
+    fn ensure_family(
+        &mut self,
+        family: &str,
+        kind: apipod_codegen::schema::Kind,
+    ) -> Result<(), SyncError> {
         if self.y.find(&["x-apipod-families", family]).is_some() {
             return Ok(());
         }
@@ -1332,13 +1350,19 @@ impl<'a> Syncer<'a> {
             failed("the spec has no top-level `x-apipod-families`; add it before syncing")
         })?;
         let (interval, attempts, queue, run, price) = match kind {
-            apipod_codegen::contract::Kind::Image => (3000, 200, "[1, 5]", "[10, 60]", "0.03"),
-            apipod_codegen::contract::Kind::Video => (10000, 180, "[5, 30]", "[60, 300]", "0.1"),
+            apipod_codegen::schema::Kind::Image => (3000, 200, "[1, 5]", "[10, 60]", "0.03"),
+            apipod_codegen::schema::Kind::Video => (10000, 180, "[5, 30]", "[60, 300]", "0.1"),
         };
         let pad = " ".repeat(root.indent + 2);
         let lines = vec![
-            format!("{pad}{}:", format_scalar(&Value::String(family.to_string()))),
-            format!("{pad}  # added by xtask sync with {} defaults; review", kind.as_str()),
+            format!(
+                "{pad}{}:",
+                format_scalar(&Value::String(family.to_string()))
+            ),
+            format!(
+                "{pad}  # added by xtask sync with {} defaults; review",
+                kind.as_str()
+            ),
             format!("{pad}  polling: {{interval_ms: {interval}, max_attempts: {attempts}}}"),
             format!("{pad}  mock-timing: {{queue_s: {queue}, run_s: {run}}}"),
             format!("{pad}  mock-price: {{usd: {price}}}"),

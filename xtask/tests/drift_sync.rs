@@ -115,6 +115,7 @@ impl Docs {
     fn sync(&self, spec: &str, add: &[&str]) -> Result<sync::Outcome, SyncError> {
         let options = Options {
             add_models: add.iter().map(|s| s.to_string()).collect(),
+            add_all: false,
         };
         sync::run(spec, &self.dir(), &options)
     }
@@ -184,9 +185,9 @@ fn fixtures_are_clean_against_the_trimmed_spec() {
     assert!(!report.drift, "{}", report.to_text("trimmed"));
     assert_eq!(report.models_compared, 4);
     assert_eq!(report.status_compared, 2);
-    // The out-of-family model is neither compared nor listed; the translation is not read.
+    // The translation is not read.
     assert!(report.uncovered.is_empty());
-    assert_eq!(report.pages, 9);
+    assert_eq!(report.pages, 8);
     let skipped: Vec<&str> = report.skipped.iter().map(|s| s.file.as_str()).collect();
     assert_eq!(skipped, ["assets--asset-detail.yaml", "overview.yaml"]);
     assert!(
@@ -201,7 +202,11 @@ fn models_the_docs_lack_are_drift() {
     let docs = Docs::new();
     let report = docs.drift(&full_spec());
     assert!(report.drift);
-    assert_eq!(report.missing_upstream.len(), 13);
+    let ours = drift::our_facts(&full_spec()).unwrap();
+    assert_eq!(
+        report.missing_upstream.len(),
+        ours.models.len() - FIXTURE_MODELS.len()
+    );
     assert!(report.models.is_empty() && report.status.is_empty());
     assert!(
         report
@@ -516,7 +521,7 @@ fn nullable_and_exclusive_limits_on_existing_fields() {
 }
 
 #[test]
-fn new_model_is_information_until_added() {
+fn new_model_is_drift_until_added() {
     let docs = Docs::new();
     let spec = trimmed_spec();
     let base = fs::read_to_string(docs.page("seedream--4-5-text-to-image.yaml")).unwrap();
@@ -530,7 +535,10 @@ fn new_model_is_information_until_added() {
     docs.write("seedream--6-0-text-to-image.yaml", &page);
 
     let report = docs.drift(&spec);
-    assert!(!report.drift, "a new upstream model is not drift");
+    assert!(
+        report.drift,
+        "the spec covers the whole catalog: a new model is drift"
+    );
     assert_eq!(report.uncovered.len(), 1);
     let u = &report.uncovered[0];
     assert_eq!(
@@ -538,13 +546,18 @@ fn new_model_is_information_until_added() {
         ("seedream-6.0", "image", Some("Seedream 6.0"))
     );
 
-    // Without --add-model, sync leaves the spec alone.
-    assert_eq!(docs.sync(&spec, &[]).unwrap().text, spec);
-    // Only our families can be added, and only models the docs have.
-    assert!(matches!(
-        docs.sync(&spec, &["pixel-forge-1"]),
-        Err(SyncError::Failed(_))
-    ));
+    // Without --add-model, sync leaves the spec alone and says what it could add.
+    let outcome = docs.sync(&spec, &[]).unwrap();
+    assert_eq!(outcome.text, spec);
+    assert!(
+        outcome
+            .notes
+            .iter()
+            .any(|n| n.contains("--add-model seedream-6.0")),
+        "{:?}",
+        outcome.notes
+    );
+    // Only models the docs have can be added.
     assert!(matches!(
         docs.sync(&spec, &["seedream-9.9"]),
         Err(SyncError::Failed(_))
@@ -557,13 +570,14 @@ fn new_model_is_information_until_added() {
         r##"        - $ref: "#/components/schemas/Seedream60Request""##
     );
     assert_eq!(
-        &added[1..8],
+        &added[1..9],
         lines(
             "    Seedream60Request:
       type: object
       title: Seedream 6.0
       description: Seedream 6.0 (added by xtask sync; review the description)
       x-apipod-kind: image
+      x-apipod-family: seedream
       required:
         - model"
         )
@@ -916,19 +930,22 @@ fn unreadable_input_is_an_error() {
 }
 
 #[test]
-fn broken_pages_outside_our_scope_are_skipped() {
+fn broken_pages_without_a_model_are_skipped_and_broken_model_pages_are_errors() {
     let docs = Docs::new();
     // Like the upstream asset-upload page: unquoted `: ` inside a plain scalar.
     docs.write(
         "assets--asset-upload.yaml",
         "openapi: 3.1.0\ninfo:\n  title: Upload\n  description: Reference it as assetId://x\n    everywhere: any account may use it\npaths:\n  /v1/assets:\n    post: {}\n",
     );
-    docs.edit(
-        "pixel-forge--pixel-forge-1.yaml",
-        "  title: Pixel Forge 1 (fixture, a model outside our families)\n",
-        "  title: Pixel Forge 1\n  description: broken\n    on purpose: yes\n",
+    let report = docs.drift(&trimmed_spec());
+    assert!(!report.drift, "{}", report.to_text("trimmed"));
+    let skipped: Vec<&str> = report.skipped.iter().map(|s| s.file.as_str()).collect();
+    assert!(
+        skipped.contains(&"assets--asset-upload.yaml"),
+        "{skipped:?}"
     );
-    // A broken page of a model of our families that we do not cover.
+
+    // A broken page of a model we do not cover: every model is in scope, so it is an error.
     let base = fs::read_to_string(docs.page("seedream--4-5-text-to-image.yaml")).unwrap();
     docs.write(
         "seedream--9-0-text-to-image.yaml",
@@ -936,21 +953,8 @@ fn broken_pages_outside_our_scope_are_skipped() {
             .replace("const: seedream-v4.5", "const: seedream-9.0")
             .replace("  version: 1.0.0\n", "  version: [1.0.0\n"),
     );
-    let report = docs.drift(&trimmed_spec());
-    assert!(!report.drift);
-    let skipped: Vec<&str> = report.skipped.iter().map(|s| s.file.as_str()).collect();
-    assert!(
-        skipped.contains(&"seedream--9-0-text-to-image.yaml"),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped.contains(&"assets--asset-upload.yaml"),
-        "{skipped:?}"
-    );
-    assert!(
-        skipped.contains(&"pixel-forge--pixel-forge-1.yaml"),
-        "{skipped:?}"
-    );
+    let err = drift::run(&trimmed_spec(), &docs.dir()).unwrap_err();
+    assert!(err.0.contains("seedream--9-0-text-to-image.yaml"), "{err}");
 }
 
 fn run_cli(args: &[&str]) -> (i32, String, String) {
@@ -1023,6 +1027,7 @@ fn fake_generated(client: &str) -> apipod_codegen::Generated {
         client: client.into(),
         mock: "pub fn mock() {}\n".into(),
         contract: "pub static MODELS: &[u8] = &[];\n".into(),
+        models: "pub struct M;\n".into(),
         spec_sha256: "0123abcd".into(),
     }
 }
@@ -1036,7 +1041,7 @@ fn snapshot_check_names_stale_and_missing_files() {
         files[0].1,
         "// @generated by cargo xtask codegen from openapi/apipod.yaml (sha256 0123abcd). Do not edit.\npub fn a() {}\npub fn b() {}\n"
     );
-    assert_eq!(snapshot::write(&dir, &files).unwrap().len(), 3);
+    assert_eq!(snapshot::write(&dir, &files).unwrap().len(), 4);
     assert!(snapshot::check(&dir, &files, "generated").is_empty());
     assert!(snapshot::write(&dir, &files).unwrap().is_empty());
 
@@ -1044,7 +1049,10 @@ fn snapshot_check_names_stale_and_missing_files() {
     let newer = snapshot::files(&fake_generated("pub fn a() {}\npub fn c() {}\n"));
     let stale = snapshot::check(&dir, &newer, "generated");
     assert_eq!(stale.len(), 1);
-    assert_eq!(stale[0].path, dir.join("client.rs"));
+    assert_eq!(
+        stale[0].path,
+        dir.join("crates/apipod-raw/generated/client.rs")
+    );
     assert!(
         stale[0].diff.contains("-pub fn b() {}"),
         "{}",
@@ -1057,7 +1065,7 @@ fn snapshot_check_names_stale_and_missing_files() {
     );
     assert!(stale[0].diff.contains("generated/client.rs (committed)"));
 
-    fs::remove_file(dir.join("mock.rs")).unwrap();
+    fs::remove_file(dir.join("crates/apipod-raw/generated/mock.rs")).unwrap();
     let stale = snapshot::check(&dir, &files, "generated");
     assert_eq!(stale.len(), 1);
     assert!(stale[0].diff.contains("cannot be read"));
@@ -1070,4 +1078,105 @@ fn snapshot_diff_is_short() {
     let diff = snapshot::short_diff(&old, &new, "a", "b", 40);
     assert_eq!(diff.lines().count(), 41);
     assert!(diff.ends_with("more diff lines)\n"));
+}
+
+/// The whole loop on a fixture docs tree: a model of a family the spec has never seen
+/// goes through `sync --add-model` and code generation, after which the generated snapshot
+/// holds its typed request and the contract table knows it. Nothing but the spec text is
+/// edited by hand or by sync; everything else is the generated snapshot.
+#[test]
+fn a_model_of_a_new_family_goes_through_sync_and_codegen() {
+    let docs = Docs::new();
+    let page = "pixel-forge--pixel-forge-1.yaml";
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/new-family")
+            .join(page),
+        docs.page(page),
+    )
+    .unwrap();
+    let spec = trimmed_spec();
+    let report = docs.drift(&spec);
+    let uncovered: Vec<&str> = report.uncovered.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(uncovered, ["pixel-forge-1"]);
+
+    let outcome = docs
+        .sync(&spec, &["pixel-forge-1"])
+        .expect("sync adds any model");
+    assert!(outcome.text.contains("    PixelForge1Request:\n"));
+    assert!(
+        outcome
+            .text
+            .contains("      x-apipod-family: pixel-forge\n")
+    );
+    assert!(
+        outcome.text.contains("  pixel-forge:\n"),
+        "a placeholder family entry"
+    );
+    assert!(
+        outcome
+            .notes
+            .iter()
+            .any(|n| n.contains("x-apipod-families.pixel-forge")),
+        "{:?}",
+        outcome.notes
+    );
+    let verdicts: Vec<String> = outcome.impact.iter().map(ToString::to_string).collect();
+    assert_eq!(verdicts, ["minor: model pixel-forge-1 added"]);
+    assert!(!docs.drift(&outcome.text).drift);
+
+    let before = apipod_codegen::generate_models(&spec).unwrap();
+    let after = apipod_codegen::generate(&outcome.text).expect("the synced spec generates");
+    assert!(!before.contains("pub struct PixelForge1 "));
+    assert!(after.models.contains("pub struct PixelForge1 {"));
+    assert!(
+        after
+            .models
+            .contains("pub fn new(prompt: impl Into<String>) -> Self")
+    );
+    assert!(after.contract.contains("id: \"pixel-forge-1\""));
+    assert!(after.contract.contains("family: Some(\"pixel-forge\")"));
+    // Regeneration writes only the snapshot folders.
+    for (path, _) in snapshot::files(&after) {
+        assert!(
+            snapshot::SNAPSHOT_DIRS.iter().any(|d| path.starts_with(d)),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn sync_json_reports_semver_verdicts() {
+    let docs = Docs::new();
+    docs.edit(
+        "seedream--4-5-text-to-image.yaml",
+        "                    - 4K\n",
+        "",
+    );
+    let spec_dir = TempDir::new().unwrap();
+    let spec_path = spec_dir.path().join("apipod.yaml");
+    fs::write(&spec_path, trimmed_spec()).unwrap();
+    let (code, out, err) = run_cli(&[
+        "sync",
+        "--docs",
+        docs.dir().to_str().unwrap(),
+        "--spec",
+        spec_path.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let json: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(json["overall"], "major");
+    assert_eq!(json["written"], false);
+    let reasons: Vec<&str> = json["semver"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"`quality` of seedream-v4.5 no longer takes 4K"),
+        "{reasons:?}"
+    );
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use apipod::TaskStatus;
-use apipod::types::{SubmitTaskData, SubmitTaskResponse, TaskDetail, TaskStatusResponse};
+use apipod::raw::types::{SubmitTaskData, SubmitTaskResponse, TaskDetail, TaskStatusResponse};
 use apipod_mock::{MockConfig, MockServer};
 use axum::Router;
 use axum::extract::Path;

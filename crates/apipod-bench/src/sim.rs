@@ -44,13 +44,14 @@ pub use apipod_mock::realistic_ranges as duration_ranges;
 /// models of that kind, a queue time and a run time drawn uniformly from its ranges.
 /// `speedup` divides every duration (1.0 for none).
 pub fn sample_tasks(kind: TaskKind, n: usize, seed: u64, speedup: f64) -> Vec<SimTask> {
-    let models: Vec<&'static str> = contract::of_kind(kind).map(|m| m.id).collect();
+    let models: Vec<&'static contract::ModelContract> = contract::of_kind(kind).collect();
     assert!(!models.is_empty(), "the spec has {kind} models");
     let mut rng = fastrand::Rng::with_seed(seed);
     (0..n)
         .map(|_| {
-            let model = models[rng.usize(..models.len())];
-            let ((p_lo, p_hi), (r_lo, r_hi)) = duration_ranges(model);
+            let m = models[rng.usize(..models.len())];
+            let model = m.id;
+            let ((p_lo, p_hi), (r_lo, r_hi)) = duration_ranges(m);
             let pending = p_lo + rng.f64() * (p_hi - p_lo);
             let running = r_lo + rng.f64() * (r_hi - r_lo);
             SimTask {

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use apipod::{GenerationRequest, SubmitOptions, WaitOptions, contract};
+use apipod::{GenerationRequest, SubmitOptions, WaitOptions};
 use clap::Args;
 use serde_json::{Map, Value, json};
 
+use crate::catalog::find_model;
 use crate::cmd_download::{download_error, save_outputs};
 use crate::cmd_status::resume_command;
 use crate::context::Context;
@@ -34,7 +35,13 @@ pub struct CmdGenerate {
     #[arg(long, short, value_name = "TEXT")]
     pub prompt: Option<String>,
 
-    /// Input image URL, sent in `image_urls` (repeat for several).
+    /// Start from the model's example request in the spec (`apipod models ID --json` shows
+    /// it); `--prompt`, `--image` and `--set` override its fields.
+    #[arg(long)]
+    pub example: bool,
+
+    /// Input image URL, sent in `image_urls` (repeat for several), or in `image_url` for a
+    /// model that takes one image.
     #[arg(long = "image", value_name = "URL")]
     pub images: Vec<String>,
 
@@ -73,12 +80,14 @@ pub struct CmdGenerate {
 impl CmdGenerate {
     /// The JSON body from the flags, validated by the SDK exactly as a library caller's.
     pub fn request(&self) -> Result<GenerationRequest> {
-        let mut body = Map::new();
-        body.insert("model".into(), Value::String(self.model.clone()));
-        let Some(model) = contract::find(&self.model) else {
-            // The SDK's message lists the known models.
-            return Ok(GenerationRequest::from_json(Value::Object(body))?);
+        let model = find_model(&self.model)?;
+        let mut body = match self.example {
+            true => model.example().ok_or_else(|| {
+                CliError::usage(format!("{}: the spec has no example request", model.id))
+            })?,
+            false => Map::new(),
         };
+        body.insert("model".into(), Value::String(self.model.clone()));
         if let Some(prompt) = &self.prompt {
             body.insert("prompt".into(), Value::String(prompt.clone()));
         }
@@ -107,14 +116,33 @@ impl CmdGenerate {
             body.insert(key.to_string(), value);
         }
         if !self.images.is_empty() {
-            let entry = body
-                .entry("image_urls")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            match entry {
-                Value::Array(list) => list.extend(self.images.iter().cloned().map(Value::String)),
-                _ => {
-                    return Err(CliError::usage("`image_urls` is not a list for this model").into());
+            if model.field("image_urls").is_some() {
+                let entry = body
+                    .entry("image_urls")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                match entry {
+                    Value::Array(list) => {
+                        list.extend(self.images.iter().cloned().map(Value::String))
+                    }
+                    _ => {
+                        return Err(
+                            CliError::usage("`image_urls` is not a list for this model").into()
+                        );
+                    }
                 }
+            } else if model.field("image_url").is_some() && self.images.len() == 1 {
+                body.insert("image_url".into(), Value::String(self.images[0].clone()));
+            } else {
+                return Err(CliError::usage(format!(
+                    "{} takes no `image_urls`{}; set its image fields with --set FIELD=URL",
+                    model.id,
+                    if model.field("image_url").is_some() {
+                        " (its `image_url` takes one image)"
+                    } else {
+                        ""
+                    }
+                ))
+                .into());
             }
         }
         if let Some(url) = &self.callback_url {
@@ -227,6 +255,7 @@ fn submit_error(err: apipod::Error, key: &str, mock: bool) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use apipod::contract;
     use clap::Parser;
 
     #[derive(Parser)]

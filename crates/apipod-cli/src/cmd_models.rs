@@ -5,6 +5,7 @@ use apipod::contract::{self, FieldContract, ModelContract};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::catalog::find_model;
 use crate::exit::CliError;
 use crate::println_nopipe;
 
@@ -18,6 +19,11 @@ pub struct CmdModels {
     /// Print JSON: an array of models (one object with MODEL).
     #[arg(long)]
     pub json: bool,
+
+    /// Print MODEL's request as a JSON Schema (draft 2020-12): its fields, types, allowed
+    /// values, bounds and required fields, e.g. for an LLM tool definition.
+    #[arg(long, requires = "model")]
+    pub schema: bool,
 }
 
 impl CmdModels {
@@ -25,17 +31,15 @@ impl CmdModels {
     pub fn run(&self) -> Result<()> {
         let selected: Vec<&ModelContract> = match &self.model {
             None => contract::MODELS.iter().collect(),
-            Some(id) => vec![contract::find(id).ok_or_else(|| {
-                CliError::usage(format!(
-                    "unknown model {id:?}; known models: {}",
-                    contract::MODELS
-                        .iter()
-                        .map(|m| m.id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?],
+            Some(id) => vec![find_model(id)?],
         };
+        if self.schema {
+            let id = selected[0].id;
+            let schema = apipod::models::json_schema(id)
+                .ok_or_else(|| CliError::usage(format!("{id}: no typed request")))?;
+            println_nopipe!("{}", serde_json::to_string_pretty(&schema)?);
+            return Ok(());
+        }
         if self.json {
             let value = match self.model {
                 Some(_) => model_json(selected[0]),
@@ -122,7 +126,9 @@ fn model_json(model: &ModelContract) -> Value {
         "schema": model.schema,
         "fields": model.fields.iter().map(field_json).collect::<Vec<_>>(),
         "require_one_of": model.require_one_of,
+        "family": model.family,
         "polling": model.polling.map(|p| json!({"interval_ms": p.interval_ms, "max_attempts": p.max_attempts})),
+        "example": model.example(),
     })
 }
 
@@ -136,8 +142,10 @@ fn field_json(field: &FieldContract) -> Value {
         "default": field.default_value(),
         "min_length": field.min_length,
         "max_length": field.max_length,
-        "minimum": field.minimum,
-        "maximum": field.maximum,
+        "minimum": field.minimum.map(|l| l.value),
+        "exclusive_minimum": field.minimum.is_some_and(|l| l.exclusive),
+        "maximum": field.maximum.map(|l| l.value),
+        "exclusive_maximum": field.maximum.is_some_and(|l| l.exclusive),
         "min_items": field.min_items,
         "max_items": field.max_items,
     })

@@ -103,7 +103,10 @@ pub fn snapshot_json(snap: &TaskSnapshot) -> Value {
         "status": snap.status().as_str(),
         "progress": snap.progress(),
         "urls": snap.outputs().iter().map(|o| o.url.clone()).collect::<Vec<_>>(),
-        "completed_at": snap.detail.completed_at,
+        "completed_at": snap
+            .completed_at()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs()),
         "error_code": snap.error_code(),
         "error_message": snap.error_message(),
         "request_id": snap.request_id,

@@ -6,7 +6,7 @@
 //! | 1 | any other failure (local file I/O, a task that has not finished for `download`) |
 //! | 2 | usage or validation error: nothing was submitted |
 //! | 3 | APIPod answered with an error, or could not be reached |
-//! | 4 | the task failed or was cancelled |
+//! | 4 | the task failed or was cancelled, or an asset ended FAILED, EXPIRED or DELETED |
 //! | 5 | timed out waiting (the task may still be running: resume with `apipod wait`) |
 //! | 130 | interrupted by Ctrl-C (the task keeps running: resume with `apipod wait`) |
 
@@ -22,7 +22,7 @@ Exit codes:
     1    other failure (local file I/O; `download` of a task that has not finished)
     2    usage or validation error; nothing was submitted
     3    APIPod answered with an error or could not be reached
-    4    the task failed or was cancelled
+    4    the task failed or was cancelled; an asset ended FAILED, EXPIRED or DELETED
     5    timed out waiting; the task may still be running (resume with `apipod wait`)
   130    interrupted (Ctrl-C); the task keeps running (resume with `apipod wait`)";
 
@@ -35,7 +35,7 @@ pub enum Code {
     Usage,
     /// 3: an API or transport error.
     Api,
-    /// 4: the task ended `failed` or `cancelled`.
+    /// 4: the task ended `failed` or `cancelled`, or an asset became unusable.
     TaskFailed,
     /// 5: the wait's deadline passed.
     Timeout,
@@ -68,7 +68,7 @@ impl Code {
             | E::Transport { .. }
             | E::Decode { .. }
             | E::Download { .. } => Code::Api,
-            E::TaskFailed { .. } => Code::TaskFailed,
+            E::TaskFailed { .. } | E::AssetUnusable { .. } => Code::TaskFailed,
             E::Timeout { .. } => Code::Timeout,
             E::Cancelled { .. } => Code::Interrupted,
             E::Io { .. } => Code::Failure,

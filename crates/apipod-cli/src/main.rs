@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog;
+mod cmd_assets;
 mod cmd_batch;
 mod cmd_download;
 mod cmd_generate;
@@ -45,6 +47,7 @@ enum Command {
     Models(cmd_models::CmdModels),
     Batch(cmd_batch::CmdBatch),
     Mock(cmd_mock::CmdMock),
+    Assets(cmd_assets::CmdAssets),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(cmd) => cmd.run(),
         Command::Batch(cmd) => cmd.run(&mut ctx).await,
         Command::Mock(cmd) => cmd.run().await,
+        Command::Assets(cmd) => cmd.run(&mut ctx).await,
     };
     ctx.shutdown().await;
     result

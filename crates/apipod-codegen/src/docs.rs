@@ -4,7 +4,7 @@
 //! The docs keep one OpenAPI 3.1 file per page under `api-reference/openapi/`; many pages
 //! share a path (every image model posts to `/v1/images/generations`), each with its own
 //! inline request schema. [`read_dir`] reads every page, takes the models each defines with
-//! [`crate::contract::extract`] and their facts with [`crate::facts`], and merges them by
+//! [`crate::schema`], the same reader the contract table uses, and merges them by
 //! model id.
 //!
 //! Pages that cannot matter are skipped and listed in [`DocsSet::skipped`]: translations
@@ -138,9 +138,8 @@ fn correct_create_paths(doc: &mut Value) -> Vec<String> {
         }
         let Some(real) = CREATE_PATHS.iter().find(|real| {
             let (prefix, last) = real.rsplit_once('/').unwrap_or(("", real));
-            key.rsplit_once('/').is_some_and(|(p, l)| {
-                p == prefix && l != last && edit_distance(l, last) <= 2
-            })
+            key.rsplit_once('/')
+                .is_some_and(|(p, l)| p == prefix && l != last && edit_distance(l, last) <= 2)
         }) else {
             continue;
         };
@@ -149,7 +148,9 @@ fn correct_create_paths(doc: &mut Value) -> Vec<String> {
         }
         if let Some(item) = paths.remove(&key) {
             paths.insert((*real).to_string(), item);
-            notes.push(format!("create path {key} read as {real} (an upstream typo)"));
+            notes.push(format!(
+                "create path {key} read as {real} (an upstream typo)"
+            ));
         }
     }
     notes
@@ -384,15 +385,9 @@ pub fn read_dir(dir: &Path, in_scope: &dyn Fn(&str) -> bool) -> Result<DocsSet, 
                 && item.get("post").is_some()
         });
         if has_create {
-            let models = crate::contract::extract(&doc).and_then(|models| {
-                models
-                    .iter()
-                    .map(|m| facts::model_facts(&doc, m))
-                    .collect::<Result<Vec<_>, _>>()
-            });
-            match models {
+            match crate::schema::extract(&doc) {
                 Ok(mut models) => {
-                    facts::order_fields(&text, &mut models);
+                    crate::schema::order_fields(&text, &mut models);
                     for m in models {
                         used = true;
                         if let Some(prev) = set.models.iter().find(|p| p.facts.id == m.id) {
@@ -469,7 +464,10 @@ mod tests {
         assert!(paths.contains_key("/v1/videos/generations"));
         assert!(paths.contains_key("/v1/assets"));
         assert!(paths.contains_key("/v1/images/edits"));
-        assert_eq!(family_of_page("seedance--2-0-text-to-video.yaml"), "seedance");
+        assert_eq!(
+            family_of_page("seedance--2-0-text-to-video.yaml"),
+            "seedance"
+        );
         assert_eq!(family_of_page("query-image-task.yaml"), "query-image-task");
     }
 

@@ -9,15 +9,26 @@
 //! 2. [`preprocess`] adapts the contract to what progenitor needs (see its docs for each step).
 //! 3. progenitor generates the client ([`settings`] holds every generator option) and its
 //!    typed httpmock helpers.
-//! 4. [`contract::extract`] reads the per-model request contracts (fields, enums, limits,
-//!    defaults) from the unprocessed spec, and [`contract::render`] turns them into a static
-//!    table that the SDK, the mock server and the CLI validate against.
+//! 4. [`schema::read`], the one reader of model schemas, reads the per-model request
+//!    contracts (fields, enums, limits, defaults); [`hints::resolve`] adds the facts the docs
+//!    do not state; [`contract::render`] turns both into the static table that the SDK, the
+//!    mock server and the CLI validate against.
+//! 5. [`generate_models`] renders the typed per-model requests of the `apipod` crate from the
+//!    same facts ([`typed`]).
+//!
+//! The upstream-docs readers used only by `cargo xtask drift` and `sync` (`docs`, `facts`)
+//! sit behind the `docs` feature, so they are not compiled into any build script.
 
 #![warn(missing_docs)]
 
 pub mod contract;
+#[cfg(feature = "docs")]
 pub mod docs;
+#[cfg(feature = "docs")]
 pub mod facts;
+pub mod hints;
+pub mod schema;
+pub mod typed;
 
 use std::fmt;
 
@@ -33,6 +44,8 @@ pub struct Generated {
     pub mock: String,
     /// The static model-contract table, formatted.
     pub contract: String,
+    /// The typed per-model requests of the `apipod` crate, formatted.
+    pub models: String,
     /// Hex SHA-256 of the spec text the code was generated from.
     pub spec_sha256: String,
 }
@@ -105,7 +118,7 @@ pub fn preprocess(mut spec: Value) -> Result<Value, Error> {
         .ok_or_else(|| Error::new("spec has no components.schemas"))?;
     let mut stripped_defaults = 0;
     for schema in schemas.values_mut() {
-        if !contract::is_model_schema(schema) {
+        if !schema::is_model_schema(schema) {
             continue;
         }
         if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
@@ -178,8 +191,14 @@ pub fn generate(spec_text: &str) -> Result<Generated, Error> {
             "openapi version {version:?} is not 3.0.x; progenitor reads only 3.0 documents"
         )));
     }
-    let models = contract::extract(&raw).map_err(Error::new)?;
-    let contract = format_tokens(contract::render(&models), "contract")?;
+    let (_, models) = schema::read(spec_text).map_err(Error::new)?;
+    let hints = models
+        .iter()
+        .map(|m| hints::resolve(&raw, m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::new)?;
+    let contract = format_tokens(contract::render(&models, &hints), "contract")?;
+    let typed_models = format_tokens(typed::render(&models), "models")?;
 
     let full = parse_openapi(raw.clone(), "spec")?;
     let client_spec = parse_openapi(preprocess(raw)?, "preprocessed spec")?;
@@ -207,6 +226,14 @@ pub fn generate(spec_text: &str) -> Result<Generated, Error> {
         client: format_tokens(client, "client")?,
         mock: format_tokens(mock, "httpmock")?,
         contract,
+        models: typed_models,
         spec_sha256: sha256_hex(spec_text),
     })
+}
+
+/// Generates only the typed per-model requests of the `apipod` crate (for its build
+/// script; no progenitor run).
+pub fn generate_models(spec_text: &str) -> Result<String, Error> {
+    let (_, models) = schema::read(spec_text).map_err(Error::new)?;
+    format_tokens(typed::render(&models), "models")
 }

@@ -64,9 +64,9 @@ impl Fault {
 /// Which requests server-wide fault rates and latency apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FaultScope {
-    /// Only the two create routes.
+    /// Only the two create routes (and asset uploads).
     Creates,
-    /// Only the two status routes.
+    /// Only the two status routes (and asset reads).
     StatusReads,
     /// Creates and status reads (the default). Result files and `/blob` are never faulted.
     #[default]

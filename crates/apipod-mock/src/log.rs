@@ -24,6 +24,10 @@ pub struct LogEntry {
     pub task_id: Option<String>,
     /// The task this request created (`None` for replays and everything else).
     pub created_task: Option<String>,
+    /// The Seedance library asset the request concerned: created or read (bare id).
+    pub asset_id: Option<String>,
+    /// The asset this request created (`None` for everything else).
+    pub created_asset: Option<String>,
     /// The answer was a replayed idempotent response.
     pub replay: bool,
     /// The injected fault, as [`Fault::label`](crate::Fault::label) shows it.

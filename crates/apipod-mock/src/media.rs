@@ -124,8 +124,13 @@ pub(crate) fn plan(
     let ratio = parse_ratio(text("aspect_ratio").as_deref().unwrap_or("1:1"));
     match contract.kind {
         TaskKind::Image => {
-            let quality = text("quality").or_else(|| text("size"));
-            let long = image_long_side(quality.as_deref().unwrap_or("1K"));
+            // The first of the fields a model uses for its output size that names one
+            // (`quality: auto` does not; `resolution: 2K` does).
+            let class = ["quality", "size", "resolution"]
+                .into_iter()
+                .filter_map(text)
+                .find(|t| real_long_side(t).is_some());
+            let long = image_long_side(class.as_deref().unwrap_or("1K"));
             let (width, height) = fit(long, ratio, false);
             let n = number("n").unwrap_or(1).clamp(1, 16) as u64;
             (0..n)
@@ -170,14 +175,28 @@ fn parse_ratio(text: &str) -> (u32, u32) {
         .unwrap_or((16, 9))
 }
 
-/// Long side of a generated image: the requested quality scaled down so files stay small.
-fn image_long_side(quality: &str) -> u32 {
-    match quality {
+/// The real long side, in pixels, a resolution class names: `1K`/`4k` (thousands),
+/// `720p`/`768P` (lines, at 16:9), `512px`. `None` for anything else (`auto`, `high`).
+fn real_long_side(class: &str) -> Option<u32> {
+    let digits_end = class.find(|c: char| !c.is_ascii_digit())?;
+    let n: u32 = class[..digits_end].parse().ok()?;
+    match &class[digits_end..] {
+        "K" | "k" => n.checked_mul(1024),
+        "p" | "P" => n.checked_mul(16).map(|x| x / 9),
+        "px" => Some(n),
+        _ => None,
+    }
+}
+
+/// Long side of a generated image: the requested class scaled down so files stay small.
+fn image_long_side(class: &str) -> u32 {
+    match class {
         "512px" => 256,
+        "1K" => 320,
         "2K" => 384,
         "3K" => 448,
         "4K" => 512,
-        _ => 320,
+        other => real_long_side(other).map_or(320, |px| (px / 8).clamp(192, 512)),
     }
 }
 
@@ -185,9 +204,10 @@ fn image_long_side(quality: &str) -> u32 {
 fn video_long_side(resolution: &str) -> u32 {
     match resolution {
         "480p" => 96,
+        "720p" => 128,
         "1080p" => 160,
         "4k" | "4K" => 192,
-        _ => 128,
+        other => real_long_side(other).map_or(128, |px| (px / 10).clamp(96, 192) / 2 * 2),
     }
 }
 

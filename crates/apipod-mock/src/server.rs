@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     pub config: MockConfig,
     pub base_url: String,
     pub tasks: TaskStore,
+    pub assets: crate::assets::AssetStore,
     pub idempotency: IdempotencyStore,
     pub faults: Mutex<FaultState>,
     pub log: RequestLog,
@@ -63,7 +64,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn faults(&self) -> MutexGuard<'_, FaultState> {
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
         self.faults.lock().expect("fault state lock")
     }
 }
@@ -130,6 +131,7 @@ impl MockServer {
         let shared = Arc::new(Shared {
             base_url,
             tasks: TaskStore::default(),
+            assets: Default::default(),
             idempotency: IdempotencyStore::default(),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             log: RequestLog::new(config.log_capacity),
@@ -181,6 +183,11 @@ impl MockServer {
     /// Number of tasks really created (idempotent replays do not count).
     pub fn tasks_created(&self) -> usize {
         self.shared.tasks.created()
+    }
+
+    /// Number of Seedance library assets created (`POST /v1/assets` answered 200).
+    pub fn assets_created(&self) -> usize {
+        self.shared.assets.created()
     }
 
     /// Replaces the server-wide faults from now on (the draw sequence restarts).
@@ -243,6 +250,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/videos/status/{task_id}", get(status_video))
         .route("/files/{task_id}/{file}", get(result_file))
         .route("/blob/{bytes}", get(blob))
+        .merge(crate::assets::routes())
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)
@@ -256,13 +264,15 @@ struct RequestId(String);
 
 /// What a handler tells the log about its request (a response extension).
 #[derive(Debug, Clone, Default)]
-struct LogInfo {
-    idempotency_key: Option<String>,
-    model: Option<String>,
-    task_id: Option<String>,
-    created_task: Option<String>,
-    replay: bool,
-    fault: Option<String>,
+pub(crate) struct LogInfo {
+    pub idempotency_key: Option<String>,
+    pub model: Option<String>,
+    pub task_id: Option<String>,
+    pub created_task: Option<String>,
+    pub asset_id: Option<String>,
+    pub created_asset: Option<String>,
+    pub replay: bool,
+    pub fault: Option<String>,
 }
 
 /// Gives every request an id, puts it on the response, and logs the exchange.
@@ -290,20 +300,22 @@ async fn observe(State(shared): State<Arc<Shared>>, mut request: Request, next: 
         model: info.model,
         task_id: info.task_id,
         created_task: info.created_task,
+        asset_id: info.asset_id,
+        created_asset: info.created_asset,
         replay: info.replay,
         fault: info.fault,
     });
     response
 }
 
-fn with_info(mut response: Response, info: LogInfo) -> Response {
+pub(crate) fn with_info(mut response: Response, info: LogInfo) -> Response {
     response.extensions_mut().insert(info);
     response
 }
 
 // ---------------------------------------------------------------- response helpers
 
-fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).expect("response types serialise");
     json_bytes(status, Bytes::from(bytes))
 }
@@ -333,7 +345,7 @@ fn envelope_error(
     )
 }
 
-fn invalid_request(message: impl Into<String>) -> Response {
+pub(crate) fn invalid_request(message: impl Into<String>) -> Response {
     envelope_error(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -343,7 +355,7 @@ fn invalid_request(message: impl Into<String>) -> Response {
 }
 
 /// The OpenAI-style 401 answer.
-fn auth_error() -> Response {
+pub(crate) fn auth_error() -> Response {
     json_response(
         StatusCode::UNAUTHORIZED,
         &ErrorResponse {
@@ -415,7 +427,7 @@ fn error_kind(status: u16) -> (&'static str, &'static str, &'static str) {
 }
 
 /// An injected HTTP error.
-fn injected_error(status: u16, retry_after: u64) -> Response {
+pub(crate) fn injected_error(status: u16, retry_after: u64) -> Response {
     if status == 401 {
         return auth_error();
     }
@@ -430,7 +442,7 @@ fn injected_error(status: u16, retry_after: u64) -> Response {
 }
 
 /// An injected business error: HTTP 200 whose body carries error `code`.
-fn business_error(code: i64, op: Op) -> Response {
+pub(crate) fn business_error(code: i64, op: Op) -> Response {
     let (type_, error_code, message) = u16::try_from(code).map(error_kind).unwrap_or((
         "api_error",
         "internal_error",
@@ -466,7 +478,7 @@ fn business_error(code: i64, op: Op) -> Response {
 
 /// A response whose body fails before its first byte: hyper then closes the connection
 /// without sending anything, so the client sees a transport error.
-fn dropped_connection() -> Response {
+pub(crate) fn dropped_connection() -> Response {
     let failing = futures::stream::once(async {
         Err::<Bytes, io::Error>(io::Error::new(
             io::ErrorKind::ConnectionAborted,
@@ -481,7 +493,7 @@ fn dropped_connection() -> Response {
 }
 
 /// HTTP 200 with a truncated JSON body.
-fn malformed_body() -> Response {
+pub(crate) fn malformed_body() -> Response {
     json_bytes(
         StatusCode::OK,
         Bytes::from_static(br#"{"code":200,"message":"success","data":{"task_id":"#),
@@ -498,7 +510,7 @@ fn task_not_found(task_id: &str) -> Response {
 }
 
 /// Checks `Authorization: Bearer <key>` and returns the key (`None`: answer 401).
-fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<String> {
     let key = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -512,7 +524,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Option<String> {
     }
 }
 
-async fn pause(latency: Duration) {
+pub(crate) async fn pause(latency: Duration) {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

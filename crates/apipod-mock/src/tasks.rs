@@ -161,7 +161,7 @@ impl Task {
     /// The `result` of a completed task.
     pub fn result(&self, base_url: &str, veo_object: bool) -> TaskResult {
         if veo_object
-            && self.model.starts_with("veo")
+            && apipod_raw::contract::find(&self.model).is_some_and(|c| c.veo_object)
             && let Some((i, file)) = self
                 .files
                 .iter()
@@ -313,7 +313,7 @@ fn plan(
             pending,
             processing,
         } => (pending, processing),
-        Timing::Realistic => realistic_durations(contract.id, config.seed, seq),
+        Timing::Realistic => realistic_durations(contract, config.seed, seq),
     };
     let outcome = if prompt.contains(markers::STUCK) {
         Outcome::Never
@@ -365,25 +365,19 @@ fn marker_code(prompt: &str) -> Option<String> {
     (!code.is_empty()).then(|| code.to_string())
 }
 
-/// Per-model (pending, processing) ranges in seconds, close to what APIPod's models take
-/// (images about 5-90 s in total, videos 30-600 s); `MockConfig::realistic()` draws from them.
-pub fn realistic_ranges(model: &str) -> ((f64, f64), (f64, f64)) {
-    match model {
-        "nano-banana-2" => ((1.0, 3.0), (5.0, 25.0)),
-        "nano-banana-pro" => ((1.0, 5.0), (15.0, 60.0)),
-        m if m.starts_with("seedream") => ((1.0, 4.0), (8.0, 40.0)),
-        m if m.starts_with("wan2.7-image-pro") => ((2.0, 8.0), (20.0, 82.0)),
-        m if m.starts_with("wan") => ((2.0, 8.0), (15.0, 70.0)),
-        m if m.starts_with("veo") => ((5.0, 20.0), (40.0, 120.0)),
-        m if m.starts_with("seedance") && m.contains("fast") => ((5.0, 30.0), (30.0, 240.0)),
-        m if m.starts_with("seedance") => ((10.0, 60.0), (60.0, 540.0)),
-        // A model added to the spec later: image-like timing.
-        _ => ((1.0, 5.0), (10.0, 60.0)),
+/// A model's (pending, processing) ranges in seconds for `MockConfig::realistic()`: the
+/// spec's `x-apipod-mock-timing` for the model or its family (our estimates, not APIPod's),
+/// or a default by kind for a model without one.
+pub fn realistic_ranges(contract: &ModelContract) -> ((f64, f64), (f64, f64)) {
+    match (contract.mock_timing, contract.kind) {
+        (Some(t), _) => (t.queue_s, t.run_s),
+        (None, TaskKind::Image) => ((1.0, 5.0), (10.0, 60.0)),
+        (None, TaskKind::Video) => ((5.0, 30.0), (60.0, 300.0)),
     }
 }
 
-fn realistic_durations(model: &str, seed: u64, seq: u64) -> (Duration, Duration) {
-    let ((p_lo, p_hi), (r_lo, r_hi)) = realistic_ranges(model);
+fn realistic_durations(contract: &ModelContract, seed: u64, seq: u64) -> (Duration, Duration) {
+    let ((p_lo, p_hi), (r_lo, r_hi)) = realistic_ranges(contract);
     let h = mix(seed ^ 0x7111_1146, seq);
     let pending = p_lo + unit(h) * (p_hi - p_lo);
     let processing = r_lo + unit(mix(h, 1)) * (r_hi - r_lo);
@@ -393,29 +387,21 @@ fn realistic_durations(model: &str, seed: u64, seq: u64) -> (Duration, Duration)
     )
 }
 
-/// The made-up but deterministic `X-Request-Cost` of a create: a per-model unit price times
-/// the number of images (WAN `n`) or seconds (Seedance `duration`). Not APIPod's prices.
+/// The made-up but deterministic `X-Request-Cost` of a create: the spec's
+/// `x-apipod-mock-price` for the model or its family (not APIPod's prices), times the value
+/// of its `per` field (`n` images, `duration` seconds; the request's or the default) when
+/// it has one.
 pub(crate) fn cost(contract: &ModelContract, body: &Map<String, Value>) -> String {
     let number = |name: &str| {
         body.get(name)
             .cloned()
             .or_else(|| contract.field(name).and_then(|f| f.default_value()))
             .and_then(|v| v.as_f64())
+            .filter(|n| *n > 0.0)
     };
-    let id = contract.id;
-    let value = match id {
-        "nano-banana-2" => 0.04,
-        "nano-banana-pro" => 0.12,
-        m if m.starts_with("seedream-v4.5") => 0.03,
-        m if m.starts_with("seedream-5.0") => 0.025,
-        m if m.starts_with("wan2.7-image-pro") => 0.06 * number("n").unwrap_or(1.0),
-        m if m.starts_with("wan") => 0.03 * number("n").unwrap_or(1.0),
-        m if m.starts_with("veo") => 0.4,
-        m if m.starts_with("seedance") && m.contains("fast") => {
-            0.06 * number("duration").unwrap_or(5.0)
-        }
-        m if m.starts_with("seedance") => 0.1 * number("duration").unwrap_or(5.0),
-        _ => 0.01,
+    let value = match contract.mock_price {
+        Some(price) => price.usd * price.per.and_then(number).unwrap_or(1.0),
+        None => 0.01,
     };
     format!("{value:.4}")
 }
@@ -521,17 +507,16 @@ mod tests {
     #[test]
     fn realistic_durations_stay_in_range() {
         for seq in 0..200 {
-            let (p, r) = realistic_durations("seedance-2.0-t2v", 5, seq);
-            let total = (p + r).as_secs_f64();
-            assert!((30.0..=600.0).contains(&total), "{total}");
-            let (p, r) = realistic_durations("nano-banana-2", 5, seq);
-            let total = (p + r).as_secs_f64();
-            assert!((5.0..=90.0).contains(&total), "{total}");
+            for model in apipod_raw::contract::MODELS {
+                let ((q0, q1), (r0, r1)) = realistic_ranges(model);
+                let (p, r) = realistic_durations(model, 5, seq);
+                let (p, r) = (p.as_secs_f64(), r.as_secs_f64());
+                assert!((q0..=q1).contains(&p), "{}: {p}", model.id);
+                assert!((r0..=r1).contains(&r), "{}: {r}", model.id);
+            }
         }
-        assert_eq!(
-            realistic_durations("veo3-1-fast", 1, 7),
-            realistic_durations("veo3-1-fast", 1, 7)
-        );
+        let m = &apipod_raw::contract::MODELS[0];
+        assert_eq!(realistic_durations(m, 1, 7), realistic_durations(m, 1, 7));
     }
 
     #[test]

@@ -104,6 +104,62 @@ impl FieldType {
     }
 }
 
+/// A numeric limit of a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    /// The limit.
+    pub value: f64,
+    /// True when the limit itself is not allowed.
+    pub exclusive: bool,
+}
+
+impl Limit {
+    fn below(&self, n: f64) -> bool {
+        if self.exclusive {
+            n <= self.value
+        } else {
+            n < self.value
+        }
+    }
+
+    fn above(&self, n: f64) -> bool {
+        if self.exclusive {
+            n >= self.value
+        } else {
+            n > self.value
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.value)?;
+        if self.exclusive {
+            f.write_str(" (exclusive)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The ranges (seconds) the local mock draws a task's queue and run time from in its
+/// realistic mode. Our estimates, not APIPod's (`x-apipod-mock-timing` in the spec).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MockTiming {
+    /// Time spent `pending`, low and high.
+    pub queue_s: (f64, f64),
+    /// Time spent `processing`, low and high.
+    pub run_s: (f64, f64),
+}
+
+/// The made-up price behind the mock's `X-Request-Cost` (`x-apipod-mock-price`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MockPrice {
+    /// US dollars per task, or per unit of `per`.
+    pub usd: f64,
+    /// The request field whose value (or default) multiplies the price.
+    pub per: Option<&'static str>,
+}
+
 /// The polling hint APIPod publishes for a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollingHint {
@@ -114,7 +170,7 @@ pub struct PollingHint {
 }
 
 /// One request field of one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FieldContract {
     /// JSON property name.
     pub name: &'static str,
@@ -122,6 +178,8 @@ pub struct FieldContract {
     pub ty: FieldType,
     /// Must be present.
     pub required: bool,
+    /// `null` is accepted.
+    pub nullable: bool,
     /// What the field does.
     pub description: Option<&'static str>,
     /// Allowed values (integers as decimal text); empty when any value of the type is fine.
@@ -133,9 +191,9 @@ pub struct FieldContract {
     /// Maximum length in characters.
     pub max_length: Option<u64>,
     /// Smallest allowed number.
-    pub minimum: Option<i64>,
+    pub minimum: Option<Limit>,
     /// Largest allowed number.
-    pub maximum: Option<i64>,
+    pub maximum: Option<Limit>,
     /// Fewest list items.
     pub min_items: Option<u64>,
     /// Most list items.
@@ -194,7 +252,7 @@ impl FieldContract {
 }
 
 /// One model's create contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelContract {
     /// Model id sent as `model`.
     pub id: &'static str,
@@ -206,18 +264,38 @@ pub struct ModelContract {
     pub title: &'static str,
     /// What the model is.
     pub description: &'static str,
+    /// The model's family (`x-apipod-family`), e.g. `seedance`.
+    pub family: Option<&'static str>,
     /// Accepted fields, `model` included.
     pub fields: &'static [FieldContract],
     /// At least one of these list fields must be non-empty.
     pub require_one_of: &'static [&'static str],
-    /// APIPod's polling hint, when published.
+    /// The polling hint (the model's or its family's).
     pub polling: Option<PollingHint>,
+    /// The mock's realistic timing.
+    pub mock_timing: Option<MockTiming>,
+    /// The mock's made-up price.
+    pub mock_price: Option<MockPrice>,
+    /// The live API returns Veo's object form of `result` for this model.
+    pub veo_object: bool,
+    /// A valid example request body, as JSON text.
+    pub example_json: Option<&'static str>,
 }
 
 impl ModelContract {
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&'static FieldContract> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The example request body, when the spec has one.
+    pub fn example(&self) -> Option<Map<String, Value>> {
+        self.example_json
+            .and_then(|e| serde_json::from_str::<Value>(e).ok())
+            .and_then(|v| match v {
+                Value::Object(m) => Some(m),
+                _ => None,
+            })
     }
 
     /// True when the model's contract names a `callback_url` field.
@@ -265,6 +343,9 @@ impl ModelContract {
                 }
                 continue;
             };
+            if value.is_null() && f.nullable {
+                continue;
+            }
             if !f.ty.accepts(value) {
                 push(
                     f.name,
@@ -293,11 +374,11 @@ impl ModelContract {
                     push(f.name, Problem::TooShort { len, min });
                 }
             }
-            if let Some(n) = value.as_i64() {
-                if let Some(min) = f.minimum.filter(|min| n < *min) {
+            if let Some(n) = value.as_f64() {
+                if let Some(min) = f.minimum.filter(|min| min.below(n)) {
                     push(f.name, Problem::BelowMinimum { value: n, min });
                 }
-                if let Some(max) = f.maximum.filter(|max| n > *max) {
+                if let Some(max) = f.maximum.filter(|max| max.above(n)) {
                     push(f.name, Problem::AboveMaximum { value: n, max });
                 }
             }
@@ -331,7 +412,7 @@ impl ModelContract {
 }
 
 /// What is wrong with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Problem {
     /// `model` is absent or names another model.
@@ -377,16 +458,16 @@ pub enum Problem {
     /// The number is too small.
     BelowMinimum {
         /// Value given.
-        value: i64,
+        value: f64,
         /// Minimum.
-        min: i64,
+        min: Limit,
     },
     /// The number is too large.
     AboveMaximum {
         /// Value given.
-        value: i64,
+        value: f64,
         /// Maximum.
-        max: i64,
+        max: Limit,
     },
     /// The list has too few items.
     TooFewItems {
@@ -410,7 +491,7 @@ pub enum Problem {
 }
 
 /// One problem with a request body, naming the model, the field and the limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
     /// Model id the body was checked against.
     pub model: String,
@@ -509,10 +590,18 @@ mod tests {
     }
 
     #[test]
-    fn seventeen_models() {
-        assert_eq!(MODELS.len(), 17);
-        assert_eq!(of_kind(TaskKind::Image).count(), 10);
-        assert_eq!(of_kind(TaskKind::Video).count(), 7);
+    fn every_model_is_of_one_kind_and_its_example_passes() {
+        assert_eq!(
+            of_kind(TaskKind::Image).count() + of_kind(TaskKind::Video).count(),
+            MODELS.len()
+        );
+        for m in MODELS {
+            let example = m
+                .example()
+                .unwrap_or_else(|| panic!("{}: no example", m.id));
+            let problems = m.validate(&example);
+            assert!(problems.is_empty(), "{}: {problems:?}", m.id);
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod status;
 pub use state::{ApiKey, ClientState};
 pub use status::TaskStatus;
 
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs, unused_comparisons, clippy::all)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/client.rs"));
 }

@@ -5,8 +5,7 @@
 //! APIPOD_API_KEY=... cargo run -p apipod --example image_edit -- https://example.com/photo.jpg
 //! ```
 
-use apipod::models::Wan27ImageEdit;
-use apipod::types::Wan27ImageEditRequestSize;
+use apipod::models::{Wan27ImageEdit, wan27_image_edit};
 
 #[tokio::main]
 async fn main() -> apipod::Result<()> {
@@ -15,9 +14,9 @@ async fn main() -> apipod::Result<()> {
         .unwrap_or_else(|| "https://cdn.example.com/reference-1.jpg".into());
     let client = apipod::Client::from_env()?;
     let request = Wan27ImageEdit::new("replace the sky with a starry night")
-        .image_url(image)
-        .size(Wan27ImageEditRequestSize::X2k)
-        .n(2);
+        .image_urls([image])
+        .size(wan27_image_edit::Size::Res2K)
+        .n(wan27_image_edit::N::N2);
     let done = client.generate(request).await?;
     for output in done.outputs() {
         println!("{}", output.url);

@@ -6,15 +6,14 @@
 //! APIPOD_API_KEY=any APIPOD_BASE_URL=http://127.0.0.1:8787 cargo run -p apipod --example text_to_image
 //! ```
 
-use apipod::models::SeedreamV45;
-use apipod::types::{SeedreamV45RequestAspectRatio, SeedreamV45RequestQuality};
+use apipod::models::{SeedreamV45, seedream_v45};
 
 #[tokio::main]
 async fn main() -> apipod::Result<()> {
     let client = apipod::Client::from_env()?;
     let request = SeedreamV45::new("a lighthouse at dawn, volumetric light")
-        .aspect_ratio(SeedreamV45RequestAspectRatio::X169)
-        .quality(SeedreamV45RequestQuality::X2k);
+        .aspect_ratio(seedream_v45::AspectRatio::Ratio16x9)
+        .quality(seedream_v45::Quality::Res2K);
     let submitted = client.submit(request).await?;
     eprintln!(
         "submitted {} (request {:?}, cost {:?})",

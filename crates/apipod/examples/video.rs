@@ -5,16 +5,15 @@
 //! ```
 
 use apipod::WaitOptions;
-use apipod::models::Seedance20T2v;
-use apipod::types::Seedance20T2vRequestResolution;
+use apipod::models::{Seedance20T2v, seedance20_t2v};
 use futures::StreamExt;
 
 #[tokio::main]
 async fn main() -> apipod::Result<()> {
     let client = apipod::Client::from_env()?;
     let request = Seedance20T2v::new("slow dolly shot across a night market")
-        .duration(5)
-        .resolution(Seedance20T2vRequestResolution::X720p)
+        .duration(seedance20_t2v::Duration::Seconds5)
+        .resolution(seedance20_t2v::Resolution::Res720p)
         .generate_audio(true);
     let submitted = client.submit(request).await?;
     let task = client.task(submitted.handle);

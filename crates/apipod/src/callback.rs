@@ -181,8 +181,8 @@ pub struct CallbackEvent {
     pub request_id: Option<String>,
     /// The task's status (unknown values kept as [`TaskStatus::Unknown`]).
     pub status: TaskStatus,
-    /// The results, when sent.
-    pub result: Option<types::TaskResult>,
+    /// The results, when sent (read them with [`outputs`](Self::outputs)).
+    pub(crate) result: Option<types::TaskResult>,
     /// Failure message (`error`), when sent.
     pub error: Option<String>,
     /// Machine-readable failure code, when sent.
@@ -201,6 +201,17 @@ pub struct CallbackEvent {
 }
 
 impl CallbackEvent {
+    /// The results the event carries, in order (empty when it has none). They are not
+    /// authenticated: act on the snapshot [`Client::confirm`](crate::Client::confirm) returns.
+    pub fn outputs(&self) -> Vec<crate::Output> {
+        crate::Output::from_result(&self.task_id, self.result.as_ref(), self.completed_at)
+    }
+
+    /// True when the event carries a `result`.
+    pub fn has_result(&self) -> bool {
+        self.result.is_some()
+    }
+
     /// Decodes a callback body of at most [`MAX_CALLBACK_BODY`] bytes.
     ///
     /// The body is the task's `data` object, or the whole `{code, message, data}` envelope.

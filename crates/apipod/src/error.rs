@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use apipod_raw::contract::Violation;
 
+use crate::assets::AssetStatus;
 use crate::task::TaskSnapshot;
 
 /// Result alias used throughout the crate.
@@ -18,6 +19,16 @@ pub enum Error {
     /// The client could not be configured (missing API key, bad base URL, ...).
     #[error("configuration: {0}")]
     Config(String),
+
+    /// The model id is not in this SDK's catalog (the spec it was generated from). Nothing
+    /// was sent. `apipod::contract::MODELS` lists the known models.
+    #[error("unknown model {model:?}: not in this SDK's catalog of {known} models")]
+    UnknownModel {
+        /// The id that was given.
+        model: String,
+        /// How many models the catalog has.
+        known: usize,
+    },
 
     /// The request was rejected before anything was sent.
     #[error("invalid request: {}", .violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
@@ -85,10 +96,23 @@ pub enum Error {
         snapshot: Box<TaskSnapshot>,
     },
 
+    /// A Seedance library asset ended `FAILED`, `EXPIRED` or `DELETED` while it was waited
+    /// on ([`Client::wait_for_asset`](crate::Client::wait_for_asset)): it cannot be used in a
+    /// generation request. Upload the file again (after fixing it, for `FAILED`).
+    #[error("asset {asset_id} is {status}{}; it cannot be used in a generation request", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    AssetUnusable {
+        /// The asset (bare id, without `assetId://`).
+        asset_id: String,
+        /// The status that ended the wait.
+        status: AssetStatus,
+        /// APIPod's `errorMessage`, when given.
+        message: Option<String>,
+    },
+
     /// The deadline passed. The task may still be running: resume with its id.
     #[error("timed out after {elapsed:?}{}", task_id.as_deref().map(|t| format!(" waiting for task {t}; resume with its id")).unwrap_or_default())]
     Timeout {
-        /// The task, when one exists.
+        /// The task, when one exists (`None` for submits and asset waits).
         task_id: Option<String>,
         /// Time spent.
         elapsed: Duration,
@@ -181,6 +205,14 @@ impl Error {
         match self {
             Error::TaskFailed { task_id, .. } => Some(task_id),
             Error::Timeout { task_id, .. } | Error::Cancelled { task_id } => task_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The Seedance library asset concerned, when known.
+    pub fn asset_id(&self) -> Option<&str> {
+        match self {
+            Error::AssetUnusable { asset_id, .. } => Some(asset_id),
             _ => None,
         }
     }

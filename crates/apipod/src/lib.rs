@@ -7,13 +7,16 @@
 //!
 //! let client = Client::from_env()?;
 //! let done = client.generate(SeedreamV45::new("a lighthouse at dawn")).await?;
-//! println!("{}", done.outputs()[0].url);
+//! for output in done.outputs() {
+//!     println!("{}", output.url);
+//! }
 //! # Ok(()) }
 //! ```
 //!
-//! * **Typed requests** for all 17 models in [`models`], validated against the spec's
-//!   contract before anything is sent; [`GenerationRequest::from_json`] and
-//!   [`GenerationRequest::raw`] for dynamic and not-yet-typed models.
+//! * **Typed requests** for every model of the APIPod docs in [`models`], generated from the
+//!   spec, with readable enums for listed values and validation against the spec's contract
+//!   before anything is sent; [`GenerationRequest::from_json`] for dynamic input and
+//!   [`GenerationRequest::raw`] for a model newer than this SDK.
 //! * **Safe submits**: every create carries an `Idempotency-Key` reused across retries, so
 //!   no retry can create or charge for a second task; 429 pauses the whole client.
 //! * **Waiting** on APIPod's staged schedule with a deadline and cancellation
@@ -25,14 +28,18 @@
 //!   ([`CallbackTokens`]), de-duplication, confirmation by re-fetch ([`Client::confirm`]), and
 //!   (feature `callback-server`) an axum receiver that wakes waiting tasks through a
 //!   [`CallbackHub`].
+//! * **Seedance asset library**: [`Client::upload_asset`] registers a file by URL,
+//!   [`Client::wait_for_asset`] waits until it can be referenced as `assetId://{id}`.
 //! * One [`Error`] with status, machine code, request id and task id. The API key never
 //!   appears in any output.
 //!
-//! The generated wire layer is [`apipod_raw`]; its types are re-exported as [`types`].
+//! The generated wire layer (`apipod-raw`) is reachable only through the explicit [`raw`]
+//! module; nothing else in this crate's API exposes its types.
 
 #![warn(missing_docs)]
 
 mod adaptive;
+mod assets;
 mod callback;
 #[cfg(feature = "callback-server")]
 pub mod callback_server;
@@ -42,6 +49,7 @@ mod error;
 pub mod models;
 mod output;
 mod poll;
+pub mod raw;
 mod request;
 mod retry;
 mod task;
@@ -49,7 +57,10 @@ mod task;
 pub use adaptive::{AdaptiveConfig, AdaptivePollPolicy, schedule_ceiling};
 pub use apipod_raw::TaskStatus;
 pub use apipod_raw::contract::{self, TaskKind};
-pub use apipod_raw::types;
+pub use assets::{
+    ASSET_REFERENCE_PREFIX, Asset, AssetStatus, AssetType, AssetUpload, DEFAULT_ASSET_TIMEOUT,
+    MAX_ASSET_ID_LEN,
+};
 pub use callback::{
     CallbackError, CallbackEvent, CallbackHub, CallbackSubscription, CallbackTokens,
     DEFAULT_DEDUP_CAPACITY, Deduplicator, MAX_CALLBACK_BODY, parse_timestamp,

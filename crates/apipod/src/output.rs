@@ -31,11 +31,22 @@ pub struct Output {
 impl Output {
     /// The outputs of a snapshot (empty unless it has results).
     pub fn from_snapshot(snap: &TaskSnapshot) -> Vec<Output> {
-        let expires_at = snap
-            .completed_at()
-            .and_then(|t| t.checked_add(RESULT_URL_LIFETIME));
-        let task_id = snap.task_id().to_string();
-        match &snap.detail.result {
+        Self::from_result(
+            snap.task_id(),
+            snap.detail.result.as_ref(),
+            snap.completed_at(),
+        )
+    }
+
+    /// The outputs of a decoded `result` (either wire form).
+    pub(crate) fn from_result(
+        task_id: &str,
+        result: Option<&types::TaskResult>,
+        completed_at: Option<SystemTime>,
+    ) -> Vec<Output> {
+        let expires_at = completed_at.and_then(|t| t.checked_add(RESULT_URL_LIFETIME));
+        let task_id = task_id.to_string();
+        match result {
             None => Vec::new(),
             Some(types::TaskResult::Array(urls)) => urls
                 .iter()

@@ -53,15 +53,14 @@ impl GenerationRequest {
                 ));
             }
         };
-        let contract = contract::find(&model).ok_or_else(|| {
-            Error::Config(format!(
-                "unknown model {model:?}; known models: {} (use GenerationRequest::raw for others)",
-                contract::MODELS
-                    .iter()
-                    .map(|m| m.id)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        Self::for_model(&model, map)
+    }
+
+    /// Validates `map` as a body for model `id` and converts it to the wire type.
+    pub(crate) fn for_model(id: &str, map: Map<String, Value>) -> Result<Self> {
+        let contract = contract::find(id).ok_or_else(|| Error::UnknownModel {
+            model: id.to_string(),
+            known: contract::MODELS.len(),
         })?;
         Self::from_contract(contract, map)
     }

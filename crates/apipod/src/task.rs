@@ -111,8 +111,8 @@ impl TaskHandle {
 pub struct TaskSnapshot {
     /// Image or video.
     pub kind: TaskKind,
-    /// The decoded `data` object, as generated from the spec.
-    pub detail: types::TaskDetail,
+    /// The decoded `data` object, as generated from the spec (see [`raw`](Self::raw)).
+    pub(crate) detail: types::TaskDetail,
     /// `X-Request-ID` of the status read.
     pub request_id: Option<String>,
     /// `Retry-After` sent with the status, if any.
@@ -120,8 +120,8 @@ pub struct TaskSnapshot {
 }
 
 impl TaskSnapshot {
-    /// Builds a snapshot from a decoded `data` object.
-    pub fn new(kind: TaskKind, detail: types::TaskDetail) -> Self {
+    /// Builds a snapshot from a decoded `data` object of the generated wire layer.
+    pub fn from_raw(kind: TaskKind, detail: crate::raw::types::TaskDetail) -> Self {
         Self {
             kind,
             detail,
@@ -156,6 +156,12 @@ impl TaskSnapshot {
             .error_message
             .as_deref()
             .or(self.detail.error.as_deref())
+    }
+
+    /// The decoded `data` object exactly as the generated wire layer holds it, for fields
+    /// this type has no accessor for.
+    pub fn raw(&self) -> &crate::raw::types::TaskDetail {
+        &self.detail
     }
 
     /// When the task finished, when reported.
@@ -200,7 +206,8 @@ impl Completed {
 /// How long and how to wait.
 #[derive(Debug, Clone, Default)]
 pub struct WaitOptions {
-    /// Overall deadline for the whole wait (default 10 min for images, 30 min for videos).
+    /// Overall deadline for the whole wait (default 10 min for images, 30 min for videos,
+    /// 10 min for assets).
     pub timeout: Option<Duration>,
     /// Stops waiting when cancelled (the task keeps running on APIPod).
     pub cancel: Option<CancellationToken>,

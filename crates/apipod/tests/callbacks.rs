@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use apipod::callback_server::CallbackReceiver;
 use apipod::{
     CallbackError, CallbackEvent, CallbackHub, CallbackTokens, Client, Error, MAX_CALLBACK_BODY,
-    PollPolicy, RetryPolicy, TaskHandle, TaskKind, TaskStatus, WaitOptions, types,
+    PollPolicy, RetryPolicy, TaskHandle, TaskKind, TaskStatus, WaitOptions,
 };
 use futures::FutureExt;
 use httpmock::MockServer;
@@ -45,12 +45,8 @@ fn parses_the_documented_completed_and_failed_bodies() {
         Some("req_example_request_id")
     );
     assert_eq!(completed.status, TaskStatus::Completed);
-    assert_eq!(
-        completed.result,
-        Some(types::TaskResult::Array(vec![
-            "https://example.com/generated-image.png".into()
-        ]))
-    );
+    let urls: Vec<String> = completed.outputs().into_iter().map(|o| o.url).collect();
+    assert_eq!(urls, ["https://example.com/generated-image.png"]);
     assert_eq!(completed.created_at, Some(at(CREATED)));
     assert_eq!(completed.completed_at, Some(at(COMPLETED)));
     assert!(completed.extra.is_empty());
@@ -77,7 +73,8 @@ fn parses_the_documented_completed_and_failed_bodies() {
         failed.failure_message(),
         Some("Upstream request failed. Please retry later.")
     );
-    assert_eq!(failed.result, None);
+    assert!(!failed.has_result());
+    assert!(failed.outputs().is_empty());
     assert_eq!(failed.completed_at, Some(at(COMPLETED)));
 }
 
@@ -140,13 +137,10 @@ fn unknown_fields_and_statuses_are_kept() {
     assert_eq!(event.extra["progress"], json!("soon"));
     assert_eq!(event.progress, None);
     assert_eq!(event.error_code, None);
-    match event.result {
-        Some(types::TaskResult::VeoVideoResult(v)) => {
-            assert_eq!(v.url, "https://cdn.example.com/v.mp4");
-            assert_eq!(v.width, Some(1280));
-        }
-        other => panic!("{other:?}"),
-    }
+    let outputs = event.outputs();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert_eq!(outputs[0].url, "https://cdn.example.com/v.mp4");
+    assert_eq!(outputs[0].width, Some(1280));
 }
 
 #[test]
@@ -352,10 +346,8 @@ async fn each_distinct_delivery_is_confirmed_once_by_refetching() {
         "https://cdn.example.com/out.png"
     );
     assert_eq!(
-        confirmed.event.result,
-        Some(types::TaskResult::Array(vec![
-            "https://evil.example/x.png".into()
-        ]))
+        confirmed.event.outputs()[0].url,
+        "https://evil.example/x.png"
     );
 
     // A replay is acknowledged and dropped.

@@ -615,7 +615,7 @@ async fn save_all_downloads_every_output_of_a_completed_task() {
         .files
         .insert("1".into(), (Some("image/jpeg"), b"one".to_vec()));
     let (base, _) = file_server(files).await;
-    let detail: apipod::types::TaskDetail = serde_json::from_value(serde_json::json!({
+    let detail: apipod::raw::types::TaskDetail = serde_json::from_value(serde_json::json!({
         "task_id": "img_done",
         "status": "completed",
         "result": [format!("{base}/r/0"), format!("{base}/r/1")],
@@ -623,7 +623,7 @@ async fn save_all_downloads_every_output_of_a_completed_task() {
     }))
     .unwrap();
     let completed = apipod::Completed {
-        snapshot: apipod::TaskSnapshot::new(apipod::TaskKind::Image, detail),
+        snapshot: apipod::TaskSnapshot::from_raw(apipod::TaskKind::Image, detail),
         handle: apipod::TaskHandle::from_id(apipod::TaskKind::Image, "img_done"),
     };
     let dir = tempfile::tempdir().unwrap();

@@ -14,7 +14,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use apipod::types::{ErrorResponse, SubmitTaskResponse, TaskStatusResponse};
+use apipod::raw::types::{ErrorResponse, SubmitTaskResponse, TaskStatusResponse};
 use apipod::{
     CallbackError, CallbackEvent, Client, Error, RetryPolicy, TaskHandle, TaskKind, TaskSnapshot,
     TaskStatus,
@@ -336,7 +336,7 @@ proptest! {
     fn status_bodies_never_panic(body in hostile_bytes()) {
         if let Ok(resp) = serde_json::from_slice::<TaskStatusResponse>(&body) {
             for kind in [TaskKind::Image, TaskKind::Video] {
-                exercise_snapshot(&TaskSnapshot::new(kind, resp.data.clone()))?;
+                exercise_snapshot(&TaskSnapshot::from_raw(kind, resp.data.clone()))?;
             }
             // What was decoded can be written back and read again.
             let again = serde_json::to_vec(&resp).unwrap();
@@ -410,7 +410,7 @@ proptest! {
         let status = json!({"code": 200, "message": "success", "data": {"task_id": "img_1",
             "status": "completed", "result": ["https://cdn.example.com/a.png"], "completed_at": ts}});
         if let Ok(resp) = serde_json::from_value::<TaskStatusResponse>(status) {
-            exercise_snapshot(&TaskSnapshot::new(TaskKind::Image, resp.data))?;
+            exercise_snapshot(&TaskSnapshot::from_raw(TaskKind::Image, resp.data))?;
         }
         let callback = json!({"task_id": "img_1", "status": "completed", "created_at": ts,
             "completed_at": ts, "result": ["https://cdn.example.com/a.png"]});

@@ -257,14 +257,16 @@ async fn invalid_input_is_rejected_before_any_request() {
 async fn sends_auth_and_the_generated_body_through_the_typed_mock() {
     use apipod_raw::mock::MockServerExt;
     let server = MockServer::start_async().await;
-    let body: apipod::types::ImageGenerationRequest = serde_json::from_value(serde_json::json!({
-        "model": "seedream-v4.5", "prompt": "p", "quality": "4K"
-    }))
-    .unwrap();
-    let created: apipod::types::SubmitTaskResponse = serde_json::from_value(serde_json::json!({
-        "code": 200, "message": "success", "data": {"task_id": "img_9"}
-    }))
-    .unwrap();
+    let body: apipod::raw::types::ImageGenerationRequest =
+        serde_json::from_value(serde_json::json!({
+            "model": "seedream-v4.5", "prompt": "p", "quality": "4K"
+        }))
+        .unwrap();
+    let created: apipod::raw::types::SubmitTaskResponse =
+        serde_json::from_value(serde_json::json!({
+            "code": 200, "message": "success", "data": {"task_id": "img_9"}
+        }))
+        .unwrap();
     let mock = server.create_image_generation(|when, then| {
         let when = when.body(&body).into_inner();
         when.header("authorization", "Bearer sk-test-secret-key")
@@ -273,7 +275,7 @@ async fn sends_auth_and_the_generated_body_through_the_typed_mock() {
     });
     let client = support::client(&server.base_url());
     let submitted = client
-        .submit(SeedreamV45::new("p").quality(apipod::types::SeedreamV45RequestQuality::X4k))
+        .submit(SeedreamV45::new("p").quality(apipod::models::seedream_v45::Quality::Res4K))
         .await
         .unwrap();
     assert_eq!(submitted.handle.task_id, "img_9");

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use apipod::models::SeedreamV45;
-use apipod::types::{SubmitTaskResponse, TaskStatusResponse};
+use apipod::raw::types::{SubmitTaskResponse, TaskStatusResponse};
 use apipod::{Client, TaskKind};
 use apipod_bench::report::{BenchResult, Figure};
 use apipod_bench::servers::{ServeArgs, ServerKind, ServerProc};
@@ -259,7 +259,10 @@ fn cpu_breakdown() -> serde_json::Value {
     let body = json!({"model": "seedream-v4.5", "prompt": PROMPT});
     let client = sdk("http://127.0.0.1:9").expect("client");
     let n = 20_000;
-    let typed = SeedreamV45::new(PROMPT).into_raw().expect("valid");
+    let typed = SeedreamV45::new(PROMPT)
+        .into_request()
+        .expect("valid")
+        .to_json();
     let mut out = serde_json::Map::new();
     let mut put = |name: &str, ns: f64| {
         out.insert(name.to_string(), json!(ns));

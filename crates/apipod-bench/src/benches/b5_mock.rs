@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use apipod::types::SubmitTaskResponse;
+use apipod::raw::types::SubmitTaskResponse;
 use apipod_bench::report::{BenchResult, Figure};
 use apipod_bench::servers::{ServeArgs, ServerProc};
 use apipod_bench::stats::Summary;

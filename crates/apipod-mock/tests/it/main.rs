@@ -1,5 +1,6 @@
 //! Integration tests of the mock APIPod server over real loopback HTTP.
 
+mod assets;
 mod callbacks;
 mod errors;
 mod faults;
