@@ -1,7 +1,7 @@
 //! A small checker for JSON values against OpenAPI 3.0 schemas, used to validate the
 //! `example`s in `openapi/apipod.yaml`.
 //!
-//! It knows the keywords our spec uses: `$ref` (local only), `oneOf`, `type`, `enum`,
+//! It knows the keywords our spec uses: `$ref` (local only), `nullable`, `oneOf`, `type`, `enum`,
 //! `required`, `properties`, `minLength`/`maxLength`, `minimum`/`maximum`, `items`,
 //! `minItems`/`maxItems` and our `x-apipod-min-items`/`x-apipod-max-items`/
 //! `x-apipod-require-one-of`. It is stricter than OpenAPI in one way: a property that the
@@ -42,6 +42,10 @@ fn walk(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<Stri
             Some(target) => walk(doc, target, value, at, out),
             None => out.push(format!("{at}: unresolvable $ref {reference}")),
         }
+        return;
+    }
+    // OpenAPI 3.0 `nullable: true` admits null whatever else the schema says.
+    if value.is_null() && schema.get("nullable").and_then(Value::as_bool) == Some(true) {
         return;
     }
     if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {

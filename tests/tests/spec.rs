@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 /// The envelope schemas that carry an example, with the generated type each decodes into.
 const ENVELOPES: [&str; 3] = ["SubmitTaskResponse", "TaskStatusResponse", "ErrorResponse"];
 
+/// The asset library's schemas that carry an example.
+const ASSET_EXAMPLES: [&str; 2] = ["AssetUploadRequest", "AssetResponse"];
+
 /// `items` sorted, so that assertions do not depend on JSON object key order.
 fn sorted(mut items: Vec<String>) -> Vec<String> {
     items.sort();
@@ -61,8 +64,10 @@ fn every_operation_has_an_operation_id() {
         ids,
         BTreeSet::from(
             [
+                "create_asset",
                 "create_image_generation",
                 "create_video_generation",
+                "get_asset",
                 "get_image_task",
                 "get_video_task"
             ]
@@ -257,6 +262,10 @@ fn every_ratio_is_a_quoted_string() {
     // In the loaded spec: every enum value has its schema's type, and ratios are strings.
     let mut ratio_enums = 0;
     for (pointer, values) in find_key(spec(), "enum") {
+        // What a recorded docs choice says the docs state is not our schema.
+        if pointer.contains("/x-apipod-") {
+            continue;
+        }
         let owner = spec()
             .pointer(pointer.strip_suffix("/enum").unwrap())
             .unwrap();
@@ -275,14 +284,21 @@ fn every_ratio_is_a_quoted_string() {
                     .as_str()
                     .unwrap_or_else(|| panic!("{pointer}: {v} is not a string"));
                 assert!(
-                    text == "adaptive" || is_sexagesimal(text),
+                    text == "adaptive" || text == "auto" || is_sexagesimal(text),
                     "{pointer}: {text:?}"
                 );
             }
         }
     }
-    // Every model but the two WAN edit models has an aspect_ratio.
-    assert_eq!(ratio_enums, 15);
+    // Every model whose contract has an `aspect_ratio` with listed values was checked.
+    let with_ratios = contract::MODELS
+        .iter()
+        .filter(|m| {
+            m.field("aspect_ratio")
+                .is_some_and(|f| !f.enum_values.is_empty())
+        })
+        .count();
+    assert_eq!(ratio_enums, with_ratios);
 }
 
 /// Every `example` in the spec with the schema it illustrates: a schema's own `example`,
@@ -315,12 +331,13 @@ fn every_example_validates_against_its_schema() {
         problems.join("\n")
     );
 
-    // Exactly the 17 model schemas and the three envelopes carry examples.
+    // Exactly the model schemas, the three envelopes and the asset schemas carry examples.
     let found: BTreeSet<String> = examples.iter().map(|(p, _, _)| p.clone()).collect();
     let expected: BTreeSet<String> = contract::MODELS
         .iter()
         .map(|m| m.schema)
         .chain(ENVELOPES)
+        .chain(ASSET_EXAMPLES)
         .map(|name| format!("/components/schemas/{name}/example"))
         .collect();
     assert_eq!(found, expected);
@@ -346,7 +363,12 @@ fn model_examples_satisfy_the_contract_and_round_trip_through_generated_types() 
         let generated = GeneratedRequest::from_json(model.kind, example).unwrap_or_else(|e| {
             panic!("{}: the generated type refuses the example: {e}", model.id)
         });
-        assert_eq!(generated.schema_name(), model.schema, "{}", model.id);
+        assert_eq!(
+            generated.schema_name().to_ascii_lowercase(),
+            model.schema.to_ascii_lowercase(),
+            "{}",
+            model.id
+        );
         assert_eq!(
             &generated.to_json(),
             example,

@@ -92,17 +92,15 @@ fn assert_nonempty_files(files: &Value, dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn mock_generate_works_for_every_model() {
-    assert_eq!(contract::MODELS.len(), 17);
+    // Every model in the catalog, each with its own example request from the spec.
+    assert!(!contract::MODELS.is_empty());
     let tmp = tempfile::tempdir().unwrap();
     for model in contract::MODELS {
         let dir = tmp.path().join(model.id);
         let mut cmd = apipod();
-        cmd.args(["--mock", "generate", "--model", model.id])
-            .args(["--prompt", "a lighthouse at dawn", "--json", "--out"])
+        cmd.args(["--mock", "generate", "--model", model.id, "--example"])
+            .args(["--json", "--out"])
             .arg(&dir);
-        if needs_image(model) {
-            cmd.args(["--image", "https://example.com/a.png"]);
-        }
         let out = cmd.output().unwrap();
         assert_exit(&out, 0);
         let result = json_of(&out);
@@ -317,7 +315,7 @@ fn models_json_lists_every_model_from_the_spec() {
     assert_exit(&out, 0);
     let models = json_of(&out);
     let models = models.as_array().unwrap();
-    assert_eq!(models.len(), 17);
+    assert_eq!(models.len(), contract::MODELS.len());
     for (listed, model) in models.iter().zip(contract::MODELS) {
         assert_eq!(listed["id"], model.id);
         assert_eq!(listed["kind"], model.kind.as_str());
@@ -844,4 +842,53 @@ fn closed_stdout_is_not_an_error() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn unknown_models_get_a_cli_message_with_suggestions() {
+    let out = apipod()
+        .args([
+            "--mock",
+            "generate",
+            "--model",
+            "gpt-image-3",
+            "--prompt",
+            "p",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("unknown model \"gpt-image-3\""), "{stderr}");
+    assert!(stderr.contains("did you mean gpt-image-2"), "{stderr}");
+    assert!(stderr.contains("apipod models"), "{stderr}");
+    assert!(!stderr.contains("GenerationRequest"), "{stderr}");
+}
+
+#[test]
+fn models_schema_prints_the_contract_as_json_schema() {
+    let out = apipod()
+        .args(["models", "seedream-v4.5", "--schema"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let schema = json_of(&out);
+    let model = contract::find("seedream-v4.5").unwrap();
+    assert_eq!(schema["properties"]["model"]["const"], "seedream-v4.5");
+    let prompt = model.field("prompt").unwrap();
+    assert_eq!(
+        schema["properties"]["prompt"]["maxLength"].as_u64(),
+        prompt.max_length
+    );
+    let ratios: Vec<&str> = schema["properties"]["aspect_ratio"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ratios, model.field("aspect_ratio").unwrap().enum_values);
+    assert_eq!(schema["required"], serde_json::json!(["model", "prompt"]));
+    // Without a model, --schema is a usage error.
+    let out = apipod().args(["models", "--schema"]).output().unwrap();
+    assert_exit(&out, 2);
 }

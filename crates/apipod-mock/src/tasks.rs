@@ -161,7 +161,7 @@ impl Task {
     /// The `result` of a completed task.
     pub fn result(&self, base_url: &str, veo_object: bool) -> TaskResult {
         if veo_object
-            && apipod_raw::contract::find(&self.model).is_some_and(|c| c.veo_object)
+            && apipod_raw::contract::find(self.model).is_some_and(|c| c.veo_object)
             && let Some((i, file)) = self
                 .files
                 .iter()
