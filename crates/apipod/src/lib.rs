@@ -76,3 +76,8 @@ pub use request::{GenerationRequest, IntoRequest};
 pub use retry::RetryPolicy;
 pub use task::{Completed, Task, TaskHandle, TaskSnapshot, WaitOptions, default_timeout};
 pub use tokio_util::sync::CancellationToken;
+
+/// The workspace README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
