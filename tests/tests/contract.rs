@@ -40,7 +40,7 @@ fn sample(field: &FieldContract) -> Value {
                 .map(|i| json!(format!("https://cdn.example.com/{}-{i}.png", field.name)))
                 .collect()
         }
-        FieldType::Other => panic!("no sample value for `{}` ({:?})", field.name, field.ty),
+        other => panic!("no sample value for `{}` ({other:?})", field.name),
     }
 }
 
@@ -174,7 +174,10 @@ fn field_types_are_enforced_by_contract_and_generated_type() {
                 FieldType::Number => json!("1.5"),
                 FieldType::Boolean => json!("true"),
                 FieldType::StringArray => json!("https://cdn.example.com/a.png"),
-                FieldType::Other => panic!("{}: `{}` has no JSON type", model.id, field.name),
+                other => panic!(
+                    "{}: `{}` has no JSON type ({other:?})",
+                    model.id, field.name
+                ),
             };
             let mut body = maximal_body(model);
             body.insert(field.name.into(), wrong.clone());

@@ -62,6 +62,7 @@ impl std::str::FromStr for TaskKind {
 
 /// JSON type of a request field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldType {
     /// A string.
     String,
@@ -171,6 +172,7 @@ pub struct PollingHint {
 
 /// One request field of one model.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct FieldContract {
     /// JSON property name.
     pub name: &'static str,
@@ -253,6 +255,7 @@ impl FieldContract {
 
 /// One model's create contract.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct ModelContract {
     /// Model id sent as `model`.
     pub id: &'static str,

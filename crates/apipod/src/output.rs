@@ -11,6 +11,7 @@ pub const RESULT_URL_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One result of a completed task.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Output {
     /// Task the output belongs to.
     pub task_id: String,
@@ -29,6 +30,26 @@ pub struct Output {
 }
 
 impl Output {
+    /// An output known only by its URL (for example one stored earlier), to pass to
+    /// [`Client::download`](crate::Client::download). Its expiry is unknown.
+    pub fn new(task_id: impl Into<String>, index: usize, url: impl Into<String>) -> Self {
+        Output {
+            task_id: task_id.into(),
+            index,
+            url: url.into(),
+            width: None,
+            height: None,
+            duration: None,
+            expires_at: None,
+        }
+    }
+
+    /// This output with a known expiry time.
+    pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
     /// The outputs of a snapshot (empty unless it has results).
     pub fn from_snapshot(snap: &TaskSnapshot) -> Vec<Output> {
         Self::from_result(

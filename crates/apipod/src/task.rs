@@ -108,6 +108,7 @@ impl TaskHandle {
 
 /// One read of a task's state.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TaskSnapshot {
     /// Image or video.
     pub kind: TaskKind,

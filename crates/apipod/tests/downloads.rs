@@ -41,15 +41,7 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
 }
 
 fn output(task_id: &str, index: usize, url: String) -> Output {
-    Output {
-        task_id: task_id.into(),
-        index,
-        url,
-        width: None,
-        height: None,
-        duration: None,
-        expires_at: Some(SystemTime::now() + Duration::from_secs(3600)),
-    }
+    Output::new(task_id, index, url).with_expiry(SystemTime::now() + Duration::from_secs(3600))
 }
 
 async fn serve(router: Router) -> String {
