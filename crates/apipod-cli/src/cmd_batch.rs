@@ -310,6 +310,7 @@ impl Runner {
         let options = SubmitOptions {
             idempotency_key: Some(key),
             cancel: Some(self.cancel.clone()),
+            ..SubmitOptions::default()
         };
         match self.client.submit_with(job.request.clone(), options).await {
             Ok(submitted) => {

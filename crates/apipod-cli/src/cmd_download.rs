@@ -1,58 +1,18 @@
 //! `apipod download`: fetch a finished task's results into a directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
-use apipod::{
-    CancellationToken, Client, DownloadOptions, Downloaded, Output, TaskKind, TaskStatus,
-};
+use apipod::{TaskSnapshot, TaskStatus};
 use clap::Args;
 use serde_json::json;
 
-use crate::cmd_status::{KindArg, locate, resume_command, shell_word};
 use crate::context::Context;
 use crate::exit::{CliError, Code};
 use crate::println_nopipe;
-
-/// Downloads `outputs` into `dir` (created if needed) with the SDK: streamed, retried,
-/// atomic, named `{task_id}-{index}.{ext}`. Files are replaced: a name is unique to one
-/// result, so an existing file is an earlier download of the same result (a resumed run).
-pub async fn save_outputs(
-    client: &Client,
-    outputs: &[Output],
-    dir: &Path,
-    cancel: Option<&CancellationToken>,
-) -> Result<Vec<Downloaded>> {
-    let mut options = DownloadOptions::default().with_overwrite(true);
-    options.cancel = cancel.cloned();
-    Ok(client.download_all(outputs, dir, &options).await?)
-}
-
-/// Turns an interrupted download into exit 130 with the command that fetches the results
-/// later; other errors pass through.
-pub fn download_error(
-    err: anyhow::Error,
-    ctx: &Context,
-    kind: TaskKind,
-    task_id: &str,
-    dir: &Path,
-) -> anyhow::Error {
-    if Code::of(&err) != Code::Interrupted {
-        return err;
-    }
-    let mut e = CliError::new(
-        Code::Interrupted,
-        format!("interrupted while downloading the results of task {task_id}"),
-    );
-    if !ctx.is_mock() {
-        e = e.with_hint(format!(
-            "fetch them within 24 h with: apipod{} download {task_id} --kind {kind} --out {}",
-            ctx.resume_flags(),
-            shell_word(&dir.display().to_string())
-        ));
-    }
-    e.into()
-}
+use crate::resolve::{KindArg, locate};
+use crate::resume::resume_command;
+use crate::save::{download_error, save_outputs};
 
 /// Download the results of a completed task.
 #[derive(Debug, Args)]
@@ -83,13 +43,7 @@ impl CmdDownload {
         match snap.status() {
             TaskStatus::Completed => {}
             TaskStatus::Failed | TaskStatus::Cancelled => {
-                return Err(apipod::Error::TaskFailed {
-                    task_id: self.task_id.clone(),
-                    code: snap.error_code().map(str::to_string),
-                    message: snap.error_message().map(str::to_string),
-                    snapshot: Box::new(snap),
-                }
-                .into());
+                return Err(ended_error(&self.task_id, &snap).into());
             }
             other => {
                 let progress = snap
@@ -128,4 +82,21 @@ impl CmdDownload {
         }
         Ok(())
     }
+}
+
+/// Exit 4 for a task that ended `failed` or `cancelled`: it has no results to fetch. The
+/// message reads like the SDK's `TaskFailed` after a wait.
+fn ended_error(task_id: &str, snap: &TaskSnapshot) -> CliError {
+    let code = snap
+        .error_code()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    CliError::new(
+        Code::TaskFailed,
+        format!(
+            "task {task_id} {}: {}{code}",
+            snap.status(),
+            snap.error_message().unwrap_or("no message")
+        ),
+    )
 }

@@ -9,12 +9,12 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::find_model;
-use crate::cmd_download::{download_error, save_outputs};
-use crate::cmd_status::resume_command;
 use crate::context::Context;
 use crate::exit::{CliError, Code, with_resume_hint};
 use crate::println_nopipe;
 use crate::progress::{Reporter, wait_with_progress};
+use crate::resume::resume_command;
+use crate::save::{download_error, save_outputs};
 
 /// Generate an image or a video and download the results.
 ///
@@ -168,6 +168,7 @@ impl CmdGenerate {
                 SubmitOptions {
                     idempotency_key: Some(key.clone()),
                     cancel: Some(interrupt.clone()),
+                    ..SubmitOptions::default()
                 },
             )
             .await

@@ -1,102 +1,23 @@
 //! `apipod status` and `apipod wait`: read or wait on a task by id.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use apipod::{Client, TaskHandle, TaskKind, TaskSnapshot, WaitOptions};
-use clap::{Args, ValueEnum};
+use apipod::{TaskHandle, TaskSnapshot, WaitOptions};
+use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cmd_download::{download_error, save_outputs};
 use crate::context::Context;
 use crate::exit::with_resume_hint;
 use crate::println_nopipe;
 use crate::progress::{Reporter, wait_with_progress};
-
-/// `--kind`: which API the task belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KindArg {
-    /// An image task.
-    Image,
-    /// A video task.
-    Video,
-}
-
-impl From<KindArg> for TaskKind {
-    fn from(kind: KindArg) -> Self {
-        match kind {
-            KindArg::Image => TaskKind::Image,
-            KindArg::Video => TaskKind::Video,
-        }
-    }
-}
-
-/// The kind a task id's prefix shows (`img_...`, `vid_...`), if any.
-pub fn kind_from_id(id: &str) -> Option<TaskKind> {
-    if id.starts_with("img_") {
-        Some(TaskKind::Image)
-    } else if id.starts_with("vid_") {
-        Some(TaskKind::Video)
-    } else {
-        None
-    }
-}
-
-/// Reads a task once: as `kind` when given, else as the id's prefix says, else as an image
-/// task and, when APIPod answers 404, as a video task.
-pub async fn locate(client: &Client, id: &str, kind: Option<KindArg>) -> Result<TaskSnapshot> {
-    if let Some(kind) = kind.map(TaskKind::from).or_else(|| kind_from_id(id)) {
-        return Ok(client.status(kind, id).await?);
-    }
-    match client.status(TaskKind::Image, id).await {
-        Err(e) if e.status() == Some(404) => {
-            tracing::debug!(task_id = id, "not an image task; trying video");
-        }
-        other => return Ok(other?),
-    }
-    match client.status(TaskKind::Video, id).await {
-        Err(e) if e.status() == Some(404) => Err(anyhow::Error::new(e).context(format!(
-            "task {id} was found neither as an image nor as a video task"
-        ))),
-        other => Ok(other?),
-    }
-}
-
-/// The command that resumes waiting on a task, or `None` with `--mock` (its server stops
-/// with this process, so there is nothing to resume).
-pub fn resume_command(
-    ctx: &Context,
-    kind: TaskKind,
-    task_id: &str,
-    out: Option<&Path>,
-) -> Option<String> {
-    if ctx.is_mock() {
-        return None;
-    }
-    let out = out
-        .map(|dir| format!(" --out {}", shell_word(&dir.display().to_string())))
-        .unwrap_or_default();
-    Some(format!(
-        "apipod{} wait {task_id} --kind {kind}{out}",
-        ctx.resume_flags()
-    ))
-}
-
-/// `s` quoted for a POSIX shell when it needs quoting.
-pub fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+use crate::resolve::{KindArg, locate};
+use crate::resume::resume_command;
+use crate::save::{download_error, save_outputs};
 
 /// A snapshot as the JSON `status`/`wait` print.
-pub fn snapshot_json(snap: &TaskSnapshot) -> Value {
+fn snapshot_json(snap: &TaskSnapshot) -> Value {
     json!({
         "task_id": snap.task_id(),
         "kind": snap.kind.as_str(),
@@ -226,24 +147,5 @@ impl CmdWait {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kind_from_prefix() {
-        assert_eq!(kind_from_id("img_abc"), Some(TaskKind::Image));
-        assert_eq!(kind_from_id("vid_abc"), Some(TaskKind::Video));
-        assert_eq!(kind_from_id("2f0392df-7da1"), None);
-    }
-
-    #[test]
-    fn shell_words_are_quoted_when_needed() {
-        assert_eq!(shell_word("out/a-1"), "out/a-1");
-        assert_eq!(shell_word("my dir"), "'my dir'");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 }

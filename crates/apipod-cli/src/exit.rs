@@ -60,7 +60,10 @@ impl Code {
     pub fn of_sdk(err: &apipod::Error) -> Code {
         use apipod::Error as E;
         match err {
-            E::Config(_) | E::InvalidRequest { .. } => Code::Usage,
+            E::Config { .. }
+            | E::InvalidArgument { .. }
+            | E::InvalidRequest { .. }
+            | E::UnknownModel { .. } => Code::Usage,
             E::Api { .. }
             | E::RateLimited { .. }
             | E::InsufficientQuota { .. }
@@ -69,7 +72,7 @@ impl Code {
             | E::Decode { .. }
             | E::Download { .. } => Code::Api,
             E::TaskFailed { .. } | E::AssetUnusable { .. } => Code::TaskFailed,
-            E::Timeout { .. } => Code::Timeout,
+            E::Timeout { .. } | E::UnknownStatus { .. } => Code::Timeout,
             E::Cancelled { .. } => Code::Interrupted,
             E::Io { .. } => Code::Failure,
             _ => Code::Failure,
@@ -159,6 +162,7 @@ pub fn with_resume_hint(err: apipod::Error, resume: Option<&str>) -> anyhow::Err
             task_id: Some(id),
             elapsed,
             last,
+            ..
         } => {
             let state = last
                 .as_ref()
@@ -208,7 +212,10 @@ mod tests {
         };
         assert_eq!(Code::of_sdk(&api), Code::Api);
         assert_eq!(Code::of(&anyhow::Error::new(api)), Code::Api);
-        let config = apipod::Error::Config("x".into());
+        let config = apipod::Error::Config {
+            setting: "api_key",
+            message: "x".into(),
+        };
         assert_eq!(Code::of(&anyhow::Error::new(config)), Code::Usage);
         let cancelled = apipod::Error::Cancelled {
             task_id: Some("img_1".into()),

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use apipod::{Client, Completed, TaskHandle, TaskSnapshot, TaskStatus, WaitOptions};
-use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::eprintln_nopipe;
@@ -137,26 +136,8 @@ pub async fn wait_with_progress(
     options: WaitOptions,
     progress: &mut TaskProgress,
 ) -> apipod::Result<Completed> {
-    let task = client.task(handle.clone());
-    let mut updates = std::pin::pin!(task.updates(options));
-    let mut last = None;
-    while let Some(item) = updates.next().await {
-        let snap = item?;
-        progress.update(&snap);
-        last = Some(snap);
-    }
-    match last {
-        Some(snapshot) if *snapshot.status() == TaskStatus::Completed => Ok(Completed {
-            snapshot,
-            handle: handle.clone(),
-        }),
-        _ => Err(apipod::Error::Decode {
-            status: None,
-            reason: format!(
-                "the wait for task {} ended without a final status",
-                handle.task_id
-            ),
-            excerpt: String::new(),
-        }),
-    }
+    client
+        .task(handle.clone())
+        .wait_with_progress(options, |snap| progress.update(snap))
+        .await
 }

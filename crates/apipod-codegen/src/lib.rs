@@ -27,6 +27,7 @@ pub mod docs;
 #[cfg(feature = "docs")]
 pub mod facts;
 pub mod hints;
+pub mod openai;
 pub mod schema;
 pub mod typed;
 
@@ -111,6 +112,9 @@ pub fn settings() -> progenitor::GenerationSettings {
 ///    decodes it with the generated `ErrorResponse` type. The httpmock helpers are generated
 ///    from the unmodified spec and keep typed error responses.
 /// 3. `x-apipod-*` extensions are left in place; progenitor ignores them.
+/// 4. The OpenAI-compatible images operations: the multipart edit is left out (progenitor
+///    cannot generate multipart bodies) and request defaults are removed as in step 1; see
+///    [`openai`].
 pub fn preprocess(mut spec: Value) -> Result<Value, Error> {
     let schemas = spec
         .pointer_mut("/components/schemas")
@@ -160,7 +164,7 @@ pub fn preprocess(mut spec: Value) -> Result<Value, Error> {
             "preprocess: no error responses found; operations changed shape",
         ));
     }
-    Ok(spec)
+    openai::strip_request_defaults(openai::without_multipart(spec)?)
 }
 
 fn parse_openapi(value: Value, what: &str) -> Result<openapiv3::OpenAPI, Error> {
@@ -200,7 +204,7 @@ pub fn generate(spec_text: &str) -> Result<Generated, Error> {
     let contract = format_tokens(contract::render(&models, &hints), "contract")?;
     let typed_models = format_tokens(typed::render(&models), "models")?;
 
-    let full = parse_openapi(raw.clone(), "spec")?;
+    let full = parse_openapi(openai::without_multipart(raw.clone())?, "spec")?;
     let client_spec = parse_openapi(preprocess(raw)?, "preprocessed spec")?;
 
     let (client, mock) = std::panic::catch_unwind(move || {

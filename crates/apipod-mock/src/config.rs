@@ -62,6 +62,7 @@ pub struct MockConfig {
     pub(crate) public_url: Option<String>,
     pub(crate) faults: FaultConfig,
     pub(crate) log_capacity: usize,
+    pub(crate) openai_sync_wait: Duration,
 }
 
 impl fmt::Debug for MockConfig {
@@ -79,6 +80,7 @@ impl fmt::Debug for MockConfig {
             .field("public_url", &self.public_url)
             .field("faults", &self.faults)
             .field("log_capacity", &self.log_capacity)
+            .field("openai_sync_wait", &self.openai_sync_wait)
             .finish()
     }
 }
@@ -106,6 +108,7 @@ impl MockConfig {
             public_url: None,
             faults: FaultConfig::new(),
             log_capacity: 100_000,
+            openai_sync_wait: apipod_raw::openai::SERVER_WAIT_WINDOW,
         }
     }
 
@@ -202,6 +205,14 @@ impl MockConfig {
     /// [`MockServer::set_faults`](crate::MockServer::set_faults).
     pub fn faults(mut self, faults: FaultConfig) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// How long the OpenAI-compatible images endpoints hold a call open for its task
+    /// before answering 504 `sync_image_timeout` (default 300 s, as APIPod). Shorten it to
+    /// exercise the timeout path: the task goes on and completes as usual.
+    pub fn openai_sync_wait(mut self, window: Duration) -> Self {
+        self.openai_sync_wait = window;
         self
     }
 

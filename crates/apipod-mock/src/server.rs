@@ -251,6 +251,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/files/{task_id}/{file}", get(result_file))
         .route("/blob/{bytes}", get(blob))
         .merge(crate::assets::routes())
+        .merge(crate::openai::routes())
         .fallback(no_route)
         .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)

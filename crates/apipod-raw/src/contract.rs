@@ -491,6 +491,19 @@ pub enum Problem {
         /// The fields, any of which would do.
         fields: Vec<&'static str>,
     },
+    /// The request cannot be made this way at all (a video model on an image-only route,
+    /// an edit with a model that takes no input images, ...).
+    NotSupported {
+        /// Why, naming what would work instead.
+        reason: String,
+    },
+    /// An uploaded file is larger than allowed.
+    FileTooLarge {
+        /// Its size in bytes.
+        bytes: u64,
+        /// The limit in bytes.
+        max: u64,
+    },
 }
 
 /// One problem with a request body, naming the model, the field and the limit.
@@ -549,6 +562,11 @@ impl fmt::Display for Violation {
             Problem::TooManyItems { count, max } => write!(
                 f,
                 "{model}: `{field}` has {count} items; at most {max} allowed"
+            ),
+            Problem::NotSupported { reason } => write!(f, "{model}: `{field}`: {reason}"),
+            Problem::FileTooLarge { bytes, max } => write!(
+                f,
+                "{model}: `{field}` is {bytes} bytes; the limit is {max} bytes"
             ),
             Problem::NeedOneOf { fields } => write!(
                 f,

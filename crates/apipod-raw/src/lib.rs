@@ -11,6 +11,8 @@
 //!   adds `Authorization: Bearer …` (marked sensitive) and the user agent to every request.
 //! * [`TaskStatus`] replaces the generated status enum so that unknown values survive.
 //! * [`contract`] is the per-model request contract table, generated from the same spec.
+//! * [`openai`] holds the rules of the OpenAI-compatible synchronous images API, shared by
+//!   the SDK, the mock and the CLI.
 //! * With the `mock` feature, [`mock`] holds progenitor's typed httpmock helpers.
 //!
 //! ```no_run
@@ -33,6 +35,8 @@
 #![warn(missing_docs)]
 
 pub mod contract;
+pub mod limit;
+pub mod openai;
 mod state;
 mod status;
 
@@ -78,6 +82,20 @@ pub mod mock {
 }
 
 impl progenitor_client::ClientHooks<ClientState> for Client {
+    /// Sends the request and bounds the answer's body at [`limit::MAX_RESPONSE_BODY`].
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &progenitor_client::OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let response = progenitor_client::ClientInfo::client(self)
+            .execute(request)
+            .await?;
+        let max =
+            openai::response_body_limit(info.operation_id).unwrap_or(limit::MAX_RESPONSE_BODY);
+        Ok(limit::limit_body(response, max))
+    }
+
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,

@@ -130,7 +130,7 @@ impl AdaptivePollPolicy {
 
     /// Records that a task of `model` took `duration` from submit to completion.
     pub fn observe(&self, model: &str, duration: Duration) {
-        let mut models = self.models.lock().expect("adaptive policy lock");
+        let mut models = crate::lock::lock(&self.models);
         let history = models.entry(model.to_string()).or_default();
         history.recent.push_back(duration.as_secs_f64());
         while history.recent.len() > self.config.window.max(1) {
@@ -147,7 +147,7 @@ impl AdaptivePollPolicy {
 
     /// The learned end of `model`'s dead zone, once known.
     pub fn dead_zone(&self, model: &str) -> Option<Duration> {
-        let models = self.models.lock().expect("adaptive policy lock");
+        let models = crate::lock::lock(&self.models);
         models
             .get(model)
             .and_then(|h| h.start)

@@ -288,11 +288,14 @@ pub(crate) fn bare_asset_id(input: &str) -> Result<&str> {
     };
     match problem {
         None => Ok(id),
-        Some(why) => Err(Error::Config(format!(
-            "{:?} is not an asset id: {why} (expected e.g. asset-20260722164336-p4mms or \
-             {ASSET_REFERENCE_PREFIX}asset-20260722164336-p4mms)",
-            crate::error::excerpt(input.as_bytes())
-        ))),
+        Some(why) => Err(Error::InvalidArgument {
+            argument: "asset_id",
+            message: format!(
+                "{:?} is not an asset id: {why} (expected e.g. asset-20260722164336-p4mms or \
+                 {ASSET_REFERENCE_PREFIX}asset-20260722164336-p4mms)",
+                crate::error::excerpt(input.as_bytes())
+            ),
+        }),
     }
 }
 
@@ -306,7 +309,7 @@ mod tests {
         assert_eq!(bare_asset_id("assetId://asset-1").unwrap(), "asset-1");
         for bad in ["", "assetId://", "a b", "a/b", "..", "a\n", "x?y", "a#b"] {
             assert!(
-                matches!(bare_asset_id(bad), Err(Error::Config(_))),
+                matches!(bare_asset_id(bad), Err(Error::InvalidArgument { .. })),
                 "{bad:?}"
             );
         }

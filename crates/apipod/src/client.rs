@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::callback::CallbackHub;
+use crate::deadline::{Deadline, Expired};
 use crate::error::{Error, Result};
 use crate::poll::PollPolicy;
 use crate::request::{Body, IntoRequest};
@@ -151,24 +152,43 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails when no key was given or the base URL is not http(s).
+    /// Builds the client. Fails, naming the setting, when no key was given, when the key or
+    /// the user agent cannot be sent as an HTTP header value, or when the base URL is not
+    /// http(s): a misconfigured client never sends a request without its credentials.
     pub fn build(self) -> Result<Client> {
+        let config = |setting: &'static str, message: String| Error::Config { setting, message };
         let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
-            Error::Config(
+            config(
+                "api_key",
                 "no APIPod API key: set APIPOD_API_KEY or call ClientBuilder::api_key".into(),
             )
         })?;
+        if key.bearer_header().is_none() {
+            return Err(config(
+                "api_key",
+                "the API key holds characters that cannot be sent in an HTTP header (a control character or non-ASCII text?)".into(),
+            ));
+        }
+        if let Some(ua) = &self.user_agent
+            && reqwest::header::HeaderValue::from_str(ua).is_err()
+        {
+            return Err(config(
+                "user_agent",
+                format!("{ua:?} cannot be sent as an HTTP header value"),
+            ));
+        }
         let base_url = self
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
             .trim_end_matches('/')
             .to_string();
         let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| Error::Config(format!("base URL {base_url:?} is not a URL: {e}")))?;
+            .map_err(|e| config("base_url", format!("{base_url:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
-                "base URL {base_url:?} must be http or https"
-            )));
+            return Err(config(
+                "base_url",
+                format!("{base_url:?} must be http or https"),
+            ));
         }
         let http = match self.http {
             Some(c) => c,
@@ -176,7 +196,7 @@ impl ClientBuilder {
                 .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
                 .timeout(self.request_timeout.unwrap_or(Duration::from_secs(60)))
                 .build()
-                .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
+                .map_err(|e| config("http_client", e.to_string()))?,
         };
         let mut state = ClientState::new(key);
         if let Some(ua) = &self.user_agent {
@@ -208,6 +228,12 @@ pub struct SubmitOptions {
     pub idempotency_key: Option<String>,
     /// Stops retrying (and waiting on the rate-limit gate) when cancelled.
     pub cancel: Option<CancellationToken>,
+    /// Overall deadline of the submit: the rate-limit gate, every attempt and every retry
+    /// sleep are capped by it (default none: each attempt is bounded by the client's request
+    /// timeout and the retry budget). When it passes the submit ends with
+    /// [`Error::Timeout`] carrying the idempotency key, so it can be resumed without a second
+    /// task.
+    pub timeout: Option<Duration>,
 }
 
 impl SubmitOptions {
@@ -293,10 +319,17 @@ impl Client {
     ) -> Result<Submitted> {
         let request = request.into_request()?;
         let key = match options.idempotency_key {
-            Some(k) if k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY_LEN => {
-                return Err(Error::Config(format!(
-                    "an Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters"
-                )));
+            Some(k)
+                if k.is_empty()
+                    || k.len() > MAX_IDEMPOTENCY_KEY_LEN
+                    || reqwest::header::HeaderValue::from_str(&k).is_err() =>
+            {
+                return Err(Error::InvalidArgument {
+                    argument: "idempotency_key",
+                    message: format!(
+                        "an Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters that can be sent in an HTTP header"
+                    ),
+                });
             }
             Some(k) => k,
             None => format!("apipod-rs-{}", uuid::Uuid::now_v7()),
@@ -312,13 +345,31 @@ impl Client {
         async {
             let mut schedule = self.inner.retry.schedule();
             let mut attempt = 0u32;
+            let deadline = Deadline::after(options.timeout);
+            let timed_out = || Error::Timeout {
+                task_id: None,
+                elapsed: deadline.elapsed(),
+                last: None,
+                idempotency_key: Some(key.clone()),
+            };
             loop {
                 attempt += 1;
-                if cancel.is_cancelled() || !self.inner.gate.wait(&cancel).await {
+                if cancel.is_cancelled() {
                     return Err(Error::Cancelled { task_id: None });
                 }
+                match deadline.run(self.inner.gate.wait(&cancel)).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Error::Cancelled { task_id: None }),
+                    Err(Expired) => return Err(timed_out()),
+                }
                 tracing::debug!(attempt, "create attempt");
-                let outcome = self.create_once(&request.kind, &request.body, &key).await;
+                let outcome = match deadline
+                    .run(self.create_once(&request.kind, &request.body, &key))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(Expired) => return Err(timed_out()),
+                };
                 match outcome {
                     Ok((task_id, request_id, cost, replayed)) => {
                         let span = tracing::Span::current();
@@ -333,7 +384,7 @@ impl Client {
                                 model: request.model.clone(),
                                 task_id,
                                 idempotency_key: key,
-                                submitted_at: SystemTime::now(),
+                                submitted_at: Some(SystemTime::now()),
                                 callback_url: request.callback_url(),
                             },
                             request_id,
@@ -352,8 +403,9 @@ impl Client {
                             self.inner.gate.pause_for(delay);
                         }
                         tracing::info!(attempt, ?delay, error = %err, "create failed; retrying with the same idempotency key");
-                        if !retry::sleep_cancellable(delay, &cancel).await {
-                            return Err(Error::Cancelled { task_id: None });
+                        tokio::select! {
+                            r = deadline.sleep(delay) => if r.is_err() { return Err(timed_out()) },
+                            _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: None }),
                         }
                     }
                 }
@@ -374,11 +426,11 @@ impl Client {
         let raw = &self.inner.raw;
         let response = match (kind, body) {
             (_, Body::Image(b)) => {
-                let key = key.parse().map_err(|e| Error::Config(format!("{e}")))?;
+                let key = key.parse().map_err(bad_key)?;
                 raw.create_image_generation(Some(&key), b).await
             }
             (_, Body::Video(b)) => {
-                let key = key.parse().map_err(|e| Error::Config(format!("{e}")))?;
+                let key = key.parse().map_err(bad_key)?;
                 raw.create_video_generation(Some(&key), b).await
             }
             (kind, Body::Raw(value)) => return self.create_raw(*kind, value, key).await,
@@ -418,9 +470,23 @@ impl Client {
             .map_err(Error::transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.map_err(Error::transport)?;
         if status != 200 {
+            let bytes = retry::read_capped(response, retry::MAX_ERROR_BODY)
+                .await
+                .map_err(Error::transport)?;
             return Err(retry::api_error(status, &headers, &bytes));
+        }
+        // The same bound as the generated client's answers.
+        let limit = apipod_raw::limit::MAX_RESPONSE_BODY;
+        let bytes = retry::read_capped(response, limit + 1)
+            .await
+            .map_err(Error::transport)?;
+        if bytes.len() > limit {
+            return Err(Error::Decode {
+                status: Some(status),
+                reason: apipod_raw::limit::BodyTooLarge { limit }.to_string(),
+                excerpt: crate::error::excerpt(&bytes),
+            });
         }
         match serde_json::from_slice::<types::SubmitTaskResponse>(&bytes) {
             Ok(parsed) => finish_create(parsed, &headers),
@@ -487,12 +553,19 @@ fn finish_create(
             reason: "success response without data.task_id".into(),
             excerpt: String::new(),
         }),
-        (code, _) => Err(retry::classify(
-            u16::try_from(code).unwrap_or(500),
+        (code, _) => Err(retry::classify_body(
+            code,
             body.data.error_code,
             body.message,
             request_id,
             retry::retry_after(headers),
         )),
+    }
+}
+
+fn bad_key(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument {
+        argument: "idempotency_key",
+        message: e.to_string(),
     }
 }

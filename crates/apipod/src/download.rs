@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
+use crate::deadline::{Deadline, Expired};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::retry::{self, RetryPolicy};
@@ -42,6 +43,10 @@ pub struct DownloadOptions {
     pub attempt_timeout: Duration,
     /// Stops the downloads when cancelled; nothing is left on disk for unfinished files.
     pub cancel: Option<CancellationToken>,
+    /// Overall deadline of one output's download, retries and their sleeps included
+    /// (default none: each attempt is bounded by `attempt_timeout` and `idle_timeout`).
+    /// When it passes, the download ends with [`Error::Timeout`] and leaves nothing on disk.
+    pub timeout: Option<Duration>,
     /// `fsync` each file (and its directory) before reporting it saved, so it survives a
     /// power loss (default false: like curl, leave flushing to the kernel). Either way a file
     /// only appears under its final name once complete.
@@ -57,6 +62,7 @@ impl Default for DownloadOptions {
             allow_expired: false,
             idle_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(60 * 60),
+            timeout: None,
             cancel: None,
             durable: false,
         }
@@ -205,7 +211,7 @@ fn shown_url(url: &str) -> String {
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
-        path: path.display().to_string(),
+        path: path.to_path_buf(),
         source,
     }
 }
@@ -229,6 +235,7 @@ fn expired_error(output: &Output, status: Option<u16>) -> Error {
              after completion); the task must be generated again",
             output.task_id
         ),
+        source: None,
     }
 }
 
@@ -310,10 +317,20 @@ impl Client {
             .unwrap_or_else(|| self.inner.retry.clone());
         let mut schedule = policy.schedule();
         let mut attempt = 0u32;
+        let deadline = Deadline::after(options.timeout);
+        let timed_out = || Error::Timeout {
+            task_id: Some(output.task_id.clone()),
+            elapsed: deadline.elapsed(),
+            last: None,
+            idempotency_key: None,
+        };
         loop {
             attempt += 1;
             let outcome = tokio::select! {
-                r = self.download_once(output, dir, options) => r,
+                r = deadline.run(self.download_once(output, dir, options, &deadline)) => match r {
+                    Ok(r) => r,
+                    Err(Expired) => return Err(timed_out()),
+                },
                 _ = cancel.cancelled() => return Err(cancelled()),
             };
             let failure = match outcome {
@@ -330,8 +347,9 @@ impl Client {
                 return Err(failure.error);
             };
             tracing::info!(task_id = %output.task_id, index = output.index, attempt, ?delay, error = %failure.error, "download failed; retrying from scratch");
-            if !retry::sleep_cancellable(delay, &cancel).await {
-                return Err(cancelled());
+            tokio::select! {
+                r = deadline.sleep(delay) => if r.is_err() { return Err(timed_out()) },
+                _ = cancel.cancelled() => return Err(cancelled()),
             }
         }
     }
@@ -341,20 +359,30 @@ impl Client {
         output: &Output,
         dir: &Path,
         options: &DownloadOptions,
+        deadline: &Deadline,
     ) -> std::result::Result<Downloaded, Failure> {
         let url = shown_url(&output.url);
         let lost = |what: String| Error::Download {
             url: url.clone(),
             status: None,
             message: what,
+            source: None,
         };
         let mut response = self
             .http()
             .get(&output.url)
-            .timeout(options.attempt_timeout)
+            .timeout(deadline.cap(options.attempt_timeout))
             .send()
             .await
-            .map_err(|e| lost(e.without_url().to_string()))?;
+            .map_err(|e| {
+                let e = e.without_url();
+                Error::Download {
+                    url: url.clone(),
+                    status: None,
+                    message: e.to_string(),
+                    source: Some(Box::new(e)),
+                }
+            })?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             let retry_after = retry::retry_after(response.headers());
@@ -368,12 +396,14 @@ impl Client {
                         "HTTP {status}: not found (result URLs expire about 24 h after \
                          completion; an older task must be generated again)"
                     ),
+                    source: None,
                 }
             } else {
                 Error::Download {
                     url,
                     status: Some(status),
                     message: format!("HTTP {status}"),
+                    source: None,
                 }
             };
             return Err(Failure { error, retry_after });
@@ -505,10 +535,8 @@ impl Client {
         while let Some((i, result)) = running.next().await {
             done[i] = Some(result?);
         }
-        Ok(done
-            .into_iter()
-            .map(|d| d.expect("every download finished"))
-            .collect())
+        // Every index was filled: the stream yields one result per output.
+        Ok(done.into_iter().flatten().collect())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use apipod_raw::contract::Violation;
@@ -16,9 +17,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The client could not be configured (missing API key, bad base URL, ...).
-    #[error("configuration: {0}")]
-    Config(String),
+    /// The client could not be built from its settings (missing API key, a key or user
+    /// agent that cannot be a header value, a base URL that is not http(s), ...).
+    #[error("configuration: {setting}: {message}")]
+    Config {
+        /// The setting at fault (`api_key`, `base_url`, `user_agent`, `http_client`, ...).
+        setting: &'static str,
+        /// What is wrong with it (never the key itself).
+        message: String,
+    },
+
+    /// An argument of a call was rejected before anything was sent (a task id, an
+    /// idempotency key, an asset id, a raw body without `model`, ...).
+    #[error("invalid {argument}: {message}")]
+    InvalidArgument {
+        /// The argument at fault.
+        argument: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 
     /// The model id is not in this SDK's catalog (the spec it was generated from). Nothing
     /// was sent. `apipod::contract::MODELS` lists the known models.
@@ -40,10 +57,13 @@ pub enum Error {
     },
 
     /// APIPod answered with an error (an HTTP error status, or `code != 200` in an HTTP 200).
-    #[error("APIPod error {status}{}: {message}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
+    #[error("APIPod error {}{}: {message}{}", body_code.filter(|c| i64::from(*status) != *c).map(|c| format!("code {c} in HTTP {status}")).unwrap_or_else(|| status.to_string()), code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), request_id.as_deref().map(|r| format!(" [request {r}]")).unwrap_or_default())]
     Api {
-        /// HTTP status (or the body's `code` when it reported an error inside HTTP 200).
+        /// The HTTP status of the answer.
         status: u16,
+        /// The body's numeric `code`, when it had one (it differs from `status` when APIPod
+        /// reports an error inside an HTTP 200).
+        body_code: Option<i64>,
         /// Machine code (`invalid_request`, `model_not_available`, ...), when given.
         code: Option<String>,
         /// Human-readable message.
@@ -109,8 +129,10 @@ pub enum Error {
         message: Option<String>,
     },
 
-    /// The deadline passed. The task may still be running: resume with its id.
-    #[error("timed out after {elapsed:?}{}", task_id.as_deref().map(|t| format!(" waiting for task {t}; resume with its id")).unwrap_or_default())]
+    /// The deadline passed. The task may still be running: resume with its id (or, for a
+    /// submit, submit again with the same idempotency key, which never creates a second
+    /// task).
+    #[error("timed out after {elapsed:?}{}{}", task_id.as_deref().map(|t| format!(" waiting for task {t}; resume with its id")).unwrap_or_default(), idempotency_key.as_deref().map(|k| format!(" submitting; resubmit with idempotency key {k}")).unwrap_or_default())]
     Timeout {
         /// The task, when one exists (`None` for submits and asset waits).
         task_id: Option<String>,
@@ -118,6 +140,25 @@ pub enum Error {
         elapsed: Duration,
         /// The last state read, when any.
         last: Option<Box<TaskSnapshot>>,
+        /// For a submit: the idempotency key to resubmit with.
+        idempotency_key: Option<String>,
+    },
+
+    /// The task kept reporting a status this SDK does not know, longer than
+    /// [`WaitOptions::max_unknown_reads`](crate::WaitOptions::max_unknown_reads) allowed; the
+    /// wait gave up. The task may still finish: resume with its id.
+    #[error(
+        "task {task_id} reported the unknown status {status:?} {reads} times in a row; gave up waiting"
+    )]
+    UnknownStatus {
+        /// The task.
+        task_id: String,
+        /// The status text, as sent.
+        status: String,
+        /// Consecutive reads that reported it.
+        reads: u32,
+        /// The last state read.
+        last: Box<TaskSnapshot>,
     },
 
     /// The caller cancelled. A submitted task keeps running on APIPod.
@@ -151,10 +192,10 @@ pub enum Error {
     },
 
     /// Reading or writing a local file failed (downloads).
-    #[error("i/o on {path}: {source}")]
+    #[error("i/o on {}: {source}", path.display())]
     Io {
         /// The file.
-        path: String,
+        path: PathBuf,
         /// The error.
         #[source]
         source: std::io::Error,
@@ -169,6 +210,9 @@ pub enum Error {
         status: Option<u16>,
         /// What happened.
         message: String,
+        /// The underlying error, when there is one (transport, body, file).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 
@@ -178,9 +222,18 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::RateLimited { .. } => true,
-            Error::Api { status, code, .. } => {
-                matches!(status, 408 | 429 | 500..=599)
-                    || (*status == 409 && code.as_deref() == Some("idempotency_in_progress"))
+            Error::Api {
+                status,
+                body_code,
+                code,
+                ..
+            } => {
+                // An error reported inside an HTTP 200 is judged by the body's code.
+                let class = body_code
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(*status);
+                matches!(class, 408 | 429 | 500..=599)
+                    || (class == 409 && code.as_deref() == Some("idempotency_in_progress"))
             }
             Error::Download { status, .. } => {
                 status.is_none_or(|s| matches!(s, 408 | 429 | 500..=599))
@@ -203,7 +256,9 @@ impl Error {
     /// The task concerned, when known.
     pub fn task_id(&self) -> Option<&str> {
         match self {
-            Error::TaskFailed { task_id, .. } => Some(task_id),
+            Error::TaskFailed { task_id, .. } | Error::UnknownStatus { task_id, .. } => {
+                Some(task_id)
+            }
             Error::Timeout { task_id, .. } | Error::Cancelled { task_id } => task_id.as_deref(),
             _ => None,
         }
@@ -229,12 +284,22 @@ impl Error {
         }
     }
 
+    /// The numeric `code` of APIPod's response body, when it had one. It differs from
+    /// [`status`](Self::status) when APIPod reported an error inside an HTTP 200.
+    pub fn body_code(&self) -> Option<i64> {
+        match self {
+            Error::Api { body_code, .. } => *body_code,
+            _ => None,
+        }
+    }
+
     /// The machine code APIPod gave, when any.
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Api { code, .. } | Error::TaskFailed { code, .. } => code.as_deref(),
             Error::RateLimited { .. } => Some("rate_limit_exceeded"),
             Error::InsufficientQuota { .. } => Some("insufficient_quota"),
+            Error::UnknownStatus { .. } => Some("unknown_status"),
             Error::IdempotencyConflict { .. } => Some("idempotency_conflict"),
             _ => None,
         }

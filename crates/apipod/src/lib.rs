@@ -44,8 +44,10 @@ mod callback;
 #[cfg(feature = "callback-server")]
 pub mod callback_server;
 mod client;
+mod deadline;
 mod download;
 mod error;
+mod lock;
 pub mod models;
 mod output;
 mod poll;

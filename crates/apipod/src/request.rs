@@ -43,14 +43,18 @@ impl GenerationRequest {
     /// ```
     pub fn from_json(body: Value) -> Result<Self> {
         let Value::Object(map) = body else {
-            return Err(Error::Config("a request body must be a JSON object".into()));
+            return Err(Error::InvalidArgument {
+                argument: "body",
+                message: "a request body must be a JSON object".into(),
+            });
         };
         let model = match map.get("model") {
             Some(Value::String(m)) => m.clone(),
             _ => {
-                return Err(Error::Config(
-                    "the request body has no \"model\" string".into(),
-                ));
+                return Err(Error::InvalidArgument {
+                    argument: "body",
+                    message: "the request body has no \"model\" string".into(),
+                });
             }
         };
         Self::for_model(&model, map)
@@ -77,11 +81,12 @@ impl GenerationRequest {
             });
         }
         let value = Value::Object(map);
-        let decode_err = |e: serde_json::Error| {
-            Error::Config(format!(
-                "{}: body passed the contract but not the generated type ({e}); please report this",
+        let decode_err = |e: serde_json::Error| Error::InvalidArgument {
+            argument: "body",
+            message: format!(
+                "{}: body passed the contract but not the generated wire type ({e}); please report this",
                 contract.id
-            ))
+            ),
         };
         let body = match contract.kind {
             TaskKind::Image => Body::Image(serde_json::from_value(value).map_err(decode_err)?),
@@ -100,7 +105,10 @@ impl GenerationRequest {
         let model = body
             .get("model")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::Config("a raw request body needs a \"model\" string".into()))?
+            .ok_or_else(|| Error::InvalidArgument {
+                argument: "body",
+                message: "a raw request body needs a \"model\" string".into(),
+            })?
             .to_string();
         Ok(Self {
             model,

@@ -100,7 +100,7 @@ pub(crate) struct RateGate {
 impl RateGate {
     pub(crate) fn pause_for(&self, delay: Duration) {
         let target = Instant::now() + delay;
-        let mut until = self.until.lock().expect("gate lock");
+        let mut until = crate::lock::lock(&self.until);
         if until.is_none_or(|u| u < target) {
             *until = Some(target);
         }
@@ -109,7 +109,7 @@ impl RateGate {
     /// Waits until the gate is open. Returns false when cancelled first.
     pub(crate) async fn wait(&self, cancel: &CancellationToken) -> bool {
         loop {
-            let until = *self.until.lock().expect("gate lock");
+            let until = *crate::lock::lock(&self.until);
             match until {
                 Some(t) if t > Instant::now() => {
                     tokio::select! {
@@ -120,14 +120,6 @@ impl RateGate {
                 _ => return true,
             }
         }
-    }
-}
-
-/// Sleeps for `d` unless cancelled first (returns false then).
-pub(crate) async fn sleep_cancellable(d: Duration, cancel: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = cancel.cancelled() => false,
     }
 }
 
@@ -149,6 +141,31 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let secs = header_str(headers, "retry-after")?.parse::<f64>().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// The most of an error answer's body that is read (64 KiB): enough for any error envelope,
+/// and what a quoted excerpt comes from. The rest is never read.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Reads at most `cap` bytes of `response`'s body and drops the rest.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<bytes::Bytes, reqwest::Error> {
+    let mut out = bytes::BytesMut::new();
+    while out.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - out.len());
+                out.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) => break,
+            // A body cut off at the client's own limit still has its first bytes.
+            Err(e) if apipod_raw::limit::body_too_large(&e).is_some() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out.freeze())
 }
 
 /// Turns an APIPod error answer (HTTP status + headers + body) into an [`Error`].
@@ -186,6 +203,7 @@ pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> Error 
     classify(status, code, message, request_id, retry_after)
 }
 
+/// The error for an HTTP error answer (`status` is the HTTP status).
 pub(crate) fn classify(
     status: u16,
     code: Option<String>,
@@ -193,7 +211,43 @@ pub(crate) fn classify(
     request_id: Option<String>,
     retry_after: Option<Duration>,
 ) -> Error {
-    match (status, code.as_deref()) {
+    classify_as(status, status, None, code, message, request_id, retry_after)
+}
+
+/// The error for an HTTP 200 whose body reports `body_code` (not 200 or 0): the body's code
+/// decides the kind of error, and both numbers are kept apart in [`Error::Api`].
+pub(crate) fn classify_body(
+    body_code: i64,
+    code: Option<String>,
+    message: String,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    let class = u16::try_from(body_code)
+        .ok()
+        .filter(|c| (100..=599).contains(c))
+        .unwrap_or(500);
+    classify_as(
+        200,
+        class,
+        Some(body_code),
+        code,
+        message,
+        request_id,
+        retry_after,
+    )
+}
+
+fn classify_as(
+    http_status: u16,
+    class: u16,
+    body_code: Option<i64>,
+    code: Option<String>,
+    message: String,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    match (class, code.as_deref()) {
         (402, _) | (_, Some("insufficient_quota")) => Error::InsufficientQuota {
             message,
             request_id,
@@ -208,7 +262,8 @@ pub(crate) fn classify(
             message,
         },
         _ => Error::Api {
-            status,
+            status: http_status,
+            body_code,
             code,
             message,
             request_id,
@@ -223,11 +278,20 @@ pub(crate) fn classify(
 pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
     use progenitor_client::Error as E;
     match err {
-        E::CommunicationError(e) | E::ResponseBodyError(e) => Error::transport(e),
+        E::CommunicationError(e) | E::ResponseBodyError(e) => {
+            match apipod_raw::limit::body_too_large(&e) {
+                Some(too_large) => Error::Decode {
+                    status: e.status().map(|s| s.as_u16()),
+                    reason: too_large.to_string(),
+                    excerpt: String::new(),
+                },
+                None => Error::transport(e),
+            }
+        }
         E::UnexpectedResponse(resp) => {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            match resp.bytes().await {
+            match read_capped(resp, MAX_ERROR_BODY).await {
                 Ok(body) => api_error(status, &headers, &body),
                 Err(e) => Error::transport(e),
             }
@@ -236,8 +300,8 @@ pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
             match serde_json::from_slice::<types::ErrorResponse>(&bytes) {
                 Ok(body) if body.code.is_some_and(|c| c != 200 && c != 0) => {
                     let code = body.code.unwrap_or_default();
-                    classify(
-                        u16::try_from(code).unwrap_or(500),
+                    classify_body(
+                        code,
                         body.data.and_then(|d| d.error_code),
                         body.message.unwrap_or_default(),
                         None,
@@ -247,8 +311,10 @@ pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
                 _ => Error::decode(Some(200), e, &bytes),
             }
         }
-        E::InvalidRequest(msg) => Error::Config(msg),
-        E::Custom(msg) => Error::Config(msg),
+        E::InvalidRequest(message) | E::Custom(message) => Error::InvalidArgument {
+            argument: "request",
+            message,
+        },
         other => Error::Decode {
             status: other.status().map(|s| s.as_u16()),
             reason: other.to_string(),

@@ -1,7 +1,9 @@
 //! Tasks: stored handles, status snapshots, waiting and update streams.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use apipod_raw::TaskStatus;
@@ -9,11 +11,11 @@ use apipod_raw::contract::{self, TaskKind};
 use apipod_raw::types;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::client::Client;
+use crate::deadline::{Deadline, Expired};
 use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::poll::PollPolicy;
@@ -28,9 +30,14 @@ use crate::retry::{self, header_str};
 /// ```
 /// use apipod::TaskHandle;
 /// let json = r#"{"kind":"image","model":"seedream-v4.5","task_id":"img_1","idempotency_key":"k","submitted_at":1786358400}"#;
-/// let handle: TaskHandle = serde_json::from_str(json).unwrap();
+/// let handle: TaskHandle = serde_json::from_str(json)?;
 /// assert_eq!(handle.task_id, "img_1");
-/// assert_eq!(serde_json::from_str::<TaskHandle>(&serde_json::to_string(&handle).unwrap()).unwrap(), handle);
+/// assert!(handle.submitted_at.is_some());
+/// assert_eq!(serde_json::from_str::<TaskHandle>(&serde_json::to_string(&handle)?)?, handle);
+/// // A handle stored without a submit time is honest about it.
+/// let bare: TaskHandle = serde_json::from_str(r#"{"kind":"video","task_id":"vid_1"}"#)?;
+/// assert_eq!(bare.submitted_at, None);
+/// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskHandle {
@@ -45,16 +52,18 @@ pub struct TaskHandle {
     /// The key the task was created with (empty when unknown).
     #[serde(default)]
     pub idempotency_key: String,
-    /// When the task was submitted (Unix seconds in JSON).
-    #[serde(default = "unix_epoch", with = "unix_seconds")]
-    pub submitted_at: SystemTime,
+    /// When the task was submitted (Unix seconds in JSON), when known. A wait on a handle
+    /// without it starts APIPod's staged schedule from the beginning and teaches the
+    /// adaptive poll policy nothing.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "unix_seconds"
+    )]
+    pub submitted_at: Option<SystemTime>,
     /// The callback URL given at submit, when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
-}
-
-fn unix_epoch() -> SystemTime {
-    SystemTime::UNIX_EPOCH
 }
 
 mod kind_serde {
@@ -75,24 +84,49 @@ mod unix_seconds {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::{Duration, SystemTime};
 
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let secs = t
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        s.serialize_f64((secs * 1000.0).round() / 1000.0)
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => {
+                let secs = t
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                s.serialize_f64((secs * 1000.0).round() / 1000.0)
+            }
+            None => s.serialize_none(),
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let secs = f64::deserialize(d)?;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        let Some(secs) = Option::<f64>::deserialize(d)? else {
+            return Ok(None);
+        };
         Duration::try_from_secs_f64(secs)
             .ok()
             .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+            .map(Some)
             .ok_or_else(|| serde::de::Error::custom("submitted_at must be Unix seconds in range"))
     }
 }
 
+/// Longest age a stored submit time is believed for: APIPod's results expire after about
+/// 24 h, so a handle claiming a task older than a week holds a wrong (or default) time.
+const MAX_PLAUSIBLE_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 impl TaskHandle {
+    /// The submit time, when known and plausible (not in the future, not over a week ago).
+    fn plausible_submit_time(&self) -> Option<SystemTime> {
+        let at = self.submitted_at?;
+        let age = SystemTime::now().duration_since(at).ok()?;
+        (age <= MAX_PLAUSIBLE_AGE).then_some(at)
+    }
+
+    /// How long ago the task was submitted, when the handle knows (plausibly).
+    pub fn age(&self) -> Option<Duration> {
+        let at = self.plausible_submit_time()?;
+        SystemTime::now().duration_since(at).ok()
+    }
+
     /// A handle for a task known only by kind and id.
     pub fn from_id(kind: TaskKind, task_id: impl Into<String>) -> Self {
         Self {
@@ -100,7 +134,7 @@ impl TaskHandle {
             model: String::new(),
             task_id: task_id.into(),
             idempotency_key: String::new(),
-            submitted_at: SystemTime::now(),
+            submitted_at: None,
             callback_url: None,
         }
     }
@@ -256,7 +290,57 @@ pub struct Task {
     handle: TaskHandle,
 }
 
-type SnapshotStream = Pin<Box<dyn Stream<Item = Result<TaskSnapshot>> + Send>>;
+type WaitFuture = Pin<Box<dyn Future<Output = Result<Completed>> + Send>>;
+
+/// One status read inside a deadline. Short-lived (returned and matched at once), so the
+/// size difference between the variants costs nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Read {
+    Snapshot(TaskSnapshot),
+    Expired,
+}
+
+/// The stream behind [`Task::updates`]: it owns the wait future and polls it only when the
+/// stream itself is polled, so dropping the stream ends the wait.
+struct Updates {
+    wait: Option<WaitFuture>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<TaskSnapshot>,
+    error: Option<Error>,
+}
+
+impl Stream for Updates {
+    type Item = Result<TaskSnapshot>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(Some(snap)) = this.rx.poll_recv(cx) {
+            return Poll::Ready(Some(Ok(snap)));
+        }
+        if let Some(wait) = this.wait.as_mut() {
+            match wait.as_mut().poll(cx) {
+                Poll::Ready(result) => {
+                    this.wait = None;
+                    this.error = result.err();
+                    // Updates sent during the final poll come first.
+                    if let Ok(snap) = this.rx.try_recv() {
+                        return Poll::Ready(Some(Ok(snap)));
+                    }
+                }
+                Poll::Pending => {
+                    // The wait may have sent updates while it ran.
+                    return match this.rx.try_recv() {
+                        Ok(snap) => Poll::Ready(Some(Ok(snap))),
+                        Err(_) => Poll::Pending,
+                    };
+                }
+            }
+        }
+        if let Ok(snap) = this.rx.try_recv() {
+            return Poll::Ready(Some(Ok(snap)));
+        }
+        Poll::Ready(this.error.take().map(Err))
+    }
+}
 
 impl Task {
     pub(crate) fn new(client: Client, handle: TaskHandle) -> Self {
@@ -271,17 +355,38 @@ impl Task {
     /// Reads the status once. Transport errors, 429 and 5xx are retried per the client's
     /// policy; an error `code` inside an HTTP 200 is an error.
     pub async fn status(&self) -> Result<TaskSnapshot> {
+        match self.status_within(&Deadline::none()).await? {
+            Read::Snapshot(s) => Ok(s),
+            Read::Expired => Err(Error::Timeout {
+                task_id: Some(self.handle.task_id.clone()),
+                elapsed: Duration::ZERO,
+                last: None,
+                idempotency_key: None,
+            }),
+        }
+    }
+
+    /// [`status`](Self::status) with every attempt and every retry sleep capped by
+    /// `deadline`: once it passes, the read ends with [`Read::Expired`], whatever the
+    /// server's `Retry-After` said.
+    async fn status_within(&self, deadline: &Deadline) -> Result<Read> {
         let mut schedule = self.client.inner.retry.schedule();
         loop {
-            match self.status_once().await {
-                Ok(s) => return Ok(s),
+            let attempt = match deadline.run(self.status_once()).await {
+                Ok(attempt) => attempt,
+                Err(Expired) => return Ok(Read::Expired),
+            };
+            match attempt {
+                Ok(s) => return Ok(Read::Snapshot(s)),
                 Err(err) => {
                     let Some(delay) = self.client.inner.retry.delay_for(&err, schedule.next())
                     else {
                         return Err(err);
                     };
                     tracing::debug!(?delay, error = %err, "status read failed; retrying");
-                    tokio::time::sleep(delay).await;
+                    if deadline.sleep(delay).await.is_err() {
+                        return Ok(Read::Expired);
+                    }
                 }
             }
         }
@@ -290,10 +395,10 @@ impl Task {
     async fn status_once(&self) -> Result<TaskSnapshot> {
         let id = self.handle.task_id.trim();
         if id.is_empty() || id == "." || id == ".." || id.contains('/') {
-            return Err(Error::Config(format!(
-                "{:?} is not a task id",
-                self.handle.task_id
-            )));
+            return Err(Error::InvalidArgument {
+                argument: "task_id",
+                message: format!("{:?} is not a task id", self.handle.task_id),
+            });
         }
         let _permit = self.client.acquire().await;
         let raw = self.client.raw();
@@ -311,8 +416,8 @@ impl Task {
         let request_id = header_str(&headers, "x-request-id");
         let retry_after = retry::retry_after(&headers);
         if body.code != 200 && body.code != 0 {
-            return Err(retry::classify(
-                u16::try_from(body.code).unwrap_or(500),
+            return Err(retry::classify_body(
+                body.code,
                 None,
                 body.message,
                 request_id,
@@ -336,38 +441,62 @@ impl Task {
     ///
     /// `failed` and `cancelled` become [`Error::TaskFailed`]; a passed deadline
     /// [`Error::Timeout`] and a cancelled token [`Error::Cancelled`], both carrying the task
-    /// id so the wait can be resumed.
+    /// id so the wait can be resumed. The deadline bounds everything inside the wait: each
+    /// status request, each retry of one, and each sleep between reads, so the wait ends
+    /// within it whatever the server answers.
     pub async fn wait_with(&self, options: WaitOptions) -> Result<Completed> {
-        self.run(options, |_| {}).await
+        self.run(options, &mut |_| {}).await
+    }
+
+    /// [`wait_with`](Self::wait_with), calling `on_update` with each snapshot whose status
+    /// or progress changed (the terminal one included), in order, from the waiting task
+    /// itself: a progress bar, a log line, a database update.
+    ///
+    /// ```no_run
+    /// # async fn demo(task: apipod::Task) -> apipod::Result<()> {
+    /// let done = task
+    ///     .wait_with_progress(apipod::WaitOptions::default(), |snap| {
+    ///         eprintln!("{} {:?}%", snap.status(), snap.progress());
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_with_progress(
+        &self,
+        options: WaitOptions,
+        mut on_update: impl FnMut(&TaskSnapshot) + Send,
+    ) -> Result<Completed> {
+        self.run(options, &mut on_update).await
     }
 
     /// A stream of snapshots, one per change of status or progress, ending after the
     /// terminal one (or with the error that ended the wait).
+    ///
+    /// The wait runs inside the stream: nothing is spawned, it needs no runtime until it is
+    /// polled, and dropping the stream stops the polling at once.
     pub fn updates(
         &self,
         options: WaitOptions,
-    ) -> impl Stream<Item = Result<TaskSnapshot>> + Send + 'static {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    ) -> impl Stream<Item = Result<TaskSnapshot>> + Send + use<> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = self.clone();
-        tokio::spawn(async move {
-            let tx2 = tx.clone();
-            let result = task
-                .run(options, move |snap| {
-                    let _ = tx2.send(Ok(snap.clone()));
-                })
-                .await;
-            if let Err(e) = result {
-                let _ = tx.send(Err(e));
-            }
+        let wait: WaitFuture = Box::pin(async move {
+            let mut forward = |snap: &TaskSnapshot| {
+                let _ = tx.send(snap.clone());
+            };
+            task.run(options, &mut forward).await
         });
-        let stream: SnapshotStream = Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-        stream
+        Updates {
+            wait: Some(wait),
+            rx,
+            error: None,
+        }
     }
 
     async fn run(
         &self,
         options: WaitOptions,
-        mut on_change: impl FnMut(&TaskSnapshot) + Send,
+        on_change: &mut (dyn FnMut(&TaskSnapshot) + Send),
     ) -> Result<Completed> {
         let span = tracing::info_span!(
             "apipod.wait",
@@ -376,11 +505,10 @@ impl Task {
             kind = %self.handle.kind,
         );
         async move {
-            let started = Instant::now();
             let timeout = options
                 .timeout
                 .unwrap_or_else(|| default_timeout(self.handle.kind));
-            let deadline = started + timeout;
+            let deadline = Deadline::after(Some(timeout));
             let cancel = options.cancel.clone().unwrap_or_default();
             let poll = options
                 .poll
@@ -388,10 +516,9 @@ impl Task {
                 .unwrap_or_else(|| self.client.inner.poll.clone());
             let hint = contract::find(&self.handle.model).and_then(|m| m.polling);
             let max_unknown = options.max_unknown_reads.unwrap_or(120);
-            // The staged schedule follows the task's age, not the wait's.
-            let age_at_start = SystemTime::now()
-                .duration_since(self.handle.submitted_at)
-                .unwrap_or_default();
+            // The staged schedule follows the task's age, not the wait's; a handle without a
+            // (plausible) submit time starts the schedule from the beginning.
+            let age_at_start = self.handle.age().unwrap_or_default();
             let hub = self.client.inner.callbacks.clone();
             let callback_expected = hub.is_some() && self.handle.callback_url.is_some();
             let mut notified = hub.as_ref().map(|h| h.subscribe(&self.handle.task_id));
@@ -400,35 +527,40 @@ impl Task {
             let mut warned: HashSet<String> = HashSet::new();
             let timed_out = |last: Option<TaskSnapshot>| Error::Timeout {
                 task_id: Some(self.handle.task_id.clone()),
-                elapsed: started.elapsed(),
+                elapsed: deadline.elapsed(),
                 last: last.map(Box::new),
+                idempotency_key: None,
+            };
+            let cancelled = || Error::Cancelled {
+                task_id: Some(self.handle.task_id.clone()),
             };
             loop {
                 if cancel.is_cancelled() {
-                    return Err(Error::Cancelled {
-                        task_id: Some(self.handle.task_id.clone()),
-                    });
+                    return Err(cancelled());
                 }
-                // Each read is bounded by the client's request timeout; the deadline is
-                // checked between reads. (No timer races the read itself, which keeps waits
-                // deterministic under paused tokio time in tests.)
+                if deadline.expired() {
+                    return Err(timed_out(last));
+                }
                 // Boxed: the read's future is large and only lives during the read, so
                 // keeping it out of the wait's own state halves a waiting task's memory.
                 let read = tokio::select! {
-                    r = Box::pin(self.status()) => r,
-                    _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: Some(self.handle.task_id.clone()) }),
+                    r = Box::pin(self.status_within(&deadline)) => r,
+                    _ = cancel.cancelled() => return Err(cancelled()),
                 };
-                let snap = read?;
+                let snap = match read? {
+                    Read::Snapshot(snap) => snap,
+                    Read::Expired => return Err(timed_out(last)),
+                };
                 if snap.changed_from(last.as_ref()) {
                     tracing::debug!(status = %snap.status(), progress = ?snap.progress(), "task update");
                     on_change(&snap);
                 }
                 match snap.status().clone() {
                     TaskStatus::Completed => {
-                        tracing::info!(elapsed = ?started.elapsed(), "task completed");
-                        if let Some(took) = snap
-                            .completed_at()
-                            .and_then(|done| done.duration_since(self.handle.submitted_at).ok())
+                        tracing::info!(elapsed = ?deadline.elapsed(), "task completed");
+                        if let (Some(submitted), Some(done)) =
+                            (self.handle.plausible_submit_time(), snap.completed_at())
+                            && let Ok(took) = done.duration_since(submitted)
                         {
                             poll.observe(&self.handle.model, took);
                         }
@@ -451,21 +583,17 @@ impl Task {
                             tracing::warn!(status = %value, "task reports a status this SDK does not know; still waiting");
                         }
                         if unknown_reads > max_unknown {
-                            return Err(Error::Api {
-                                status: 200,
-                                code: Some("unknown_status".into()),
-                                message: format!(
-                                    "task {} reported unknown status {value:?} {unknown_reads} times in a row",
-                                    self.handle.task_id
-                                ),
-                                request_id: snap.request_id.clone(),
-                                retry_after: None,
+                            return Err(Error::UnknownStatus {
+                                task_id: self.handle.task_id.clone(),
+                                status: value,
+                                reads: unknown_reads,
+                                last: Box::new(snap),
                             });
                         }
                     }
                     _ => unknown_reads = 0,
                 }
-                let age = age_at_start + started.elapsed();
+                let age = age_at_start + deadline.elapsed();
                 let mut delay = poll.delay_for(&self.handle.model, age, hint);
                 if snap.status().is_unknown() {
                     delay = delay.max(Duration::from_secs(2));
@@ -478,7 +606,7 @@ impl Task {
                     delay = delay.max(ra.min(self.client.inner.retry.max_retry_after));
                 }
                 last = Some(snap);
-                let wake = (Instant::now() + delay).min(deadline);
+                let wake = deadline.wake_after(delay);
                 let callback = async {
                     match notified.as_mut() {
                         Some(n) => n.changed().await,
@@ -489,9 +617,6 @@ impl Task {
                     _ = tokio::time::sleep_until(wake) => {}
                     _ = callback => tracing::debug!("callback received; reading the status now"),
                     _ = cancel.cancelled() => {}
-                }
-                if Instant::now() >= deadline && !cancel.is_cancelled() {
-                    return Err(timed_out(last));
                 }
             }
         }

@@ -253,13 +253,19 @@ async fn bad_ids_are_rejected_before_any_request() {
         long.as_str(),
     ] {
         let err = client.asset(bad).await.unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{bad:?}: {err:?}"
+        );
         assert!(err.to_string().contains("not an asset id"), "{err}");
         let err = client
             .wait_for_asset(bad, WaitOptions::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
     for bad in [
         "",
@@ -351,7 +357,9 @@ async fn an_error_code_inside_http_200_is_an_error() {
         )],
     );
     let err = client(&server.base_url).asset("asset-1").await.unwrap_err();
-    assert_eq!(err.status(), Some(404), "{err:?}");
+    // The HTTP status and the body's code are kept apart.
+    assert_eq!(err.status(), Some(200), "{err:?}");
+    assert_eq!(err.body_code(), Some(404), "{err:?}");
 }
 
 #[tokio::test(start_paused = true)]

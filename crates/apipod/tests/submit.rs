@@ -132,7 +132,8 @@ async fn an_error_code_inside_http_200_is_an_error() {
         .submit_with(SeedreamV45::new("p"), SubmitOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(500), "{err:?}");
+    assert_eq!(err.status(), Some(200), "{err:?}");
+    assert_eq!(err.body_code(), Some(500), "{err:?}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -79,7 +79,10 @@ async fn boxed_read_wait(client: Client, handle: TaskHandle) -> apipod::Result<(
         match snap.status() {
             TaskStatus::Completed => return Ok(()),
             TaskStatus::Failed | TaskStatus::Cancelled => {
-                return Err(apipod::Error::Config(format!("task {}", snap.status())));
+                return Err(apipod::Error::InvalidArgument {
+                    argument: "task",
+                    message: format!("task {}", snap.status()),
+                });
             }
             _ => {}
         }

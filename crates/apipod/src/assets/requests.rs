@@ -162,6 +162,7 @@ impl Client {
             task_id: None,
             elapsed: started.elapsed(),
             last: None,
+            idempotency_key: None,
         };
         let cancelled = || Error::Cancelled { task_id: None };
         loop {
@@ -210,6 +211,7 @@ impl Client {
                             if unknown_reads > max_unknown {
                                 return Err(Error::Api {
                                     status: 200,
+                                    body_code: None,
                                     code: Some("unknown_status".into()),
                                     message: format!(
                                         "asset {id} reported unknown status {value:?} {unknown_reads} times in a row"
@@ -254,8 +256,8 @@ fn finish(response: apipod_raw::ResponseValue<types::AssetResponse>) -> Result<A
     let retry_after = retry::retry_after(&headers);
     tracing::trace!(code = body.code, message = %body.message, asset_id = %body.data.asset_id, "asset response");
     if body.code != 200 && body.code != 0 {
-        return Err(retry::classify(
-            u16::try_from(body.code).unwrap_or(500),
+        return Err(retry::classify_body(
+            body.code,
             None,
             body.message,
             request_id,
