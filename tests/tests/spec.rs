@@ -17,6 +17,12 @@ const ENVELOPES: [&str; 3] = ["SubmitTaskResponse", "TaskStatusResponse", "Error
 
 /// The asset library's schemas that carry an example.
 const ASSET_EXAMPLES: [&str; 2] = ["AssetUploadRequest", "AssetResponse"];
+/// The OpenAI-compatible images schemas with an example (from the docs page).
+const OPENAI_EXAMPLES: [&str; 3] = [
+    "OpenAiImageGenerationRequest",
+    "OpenAiImagesResponse",
+    "OpenAiErrorResponse",
+];
 
 /// `items` sorted, so that assertions do not depend on JSON object key order.
 fn sorted(mut items: Vec<String>) -> Vec<String> {
@@ -66,7 +72,9 @@ fn every_operation_has_an_operation_id() {
             [
                 "create_asset",
                 "create_image_generation",
+                "create_openai_image",
                 "create_video_generation",
+                "edit_openai_image",
                 "get_asset",
                 "get_image_task",
                 "get_video_task"
@@ -331,13 +339,15 @@ fn every_example_validates_against_its_schema() {
         problems.join("\n")
     );
 
-    // Exactly the model schemas, the three envelopes and the asset schemas carry examples.
+    // Exactly the model schemas, the three envelopes, the asset schemas and the
+    // OpenAI-compatible images schemas carry examples.
     let found: BTreeSet<String> = examples.iter().map(|(p, _, _)| p.clone()).collect();
     let expected: BTreeSet<String> = contract::MODELS
         .iter()
         .map(|m| m.schema)
         .chain(ENVELOPES)
         .chain(ASSET_EXAMPLES)
+        .chain(OPENAI_EXAMPLES)
         .map(|name| format!("/components/schemas/{name}/example"))
         .collect();
     assert_eq!(found, expected);

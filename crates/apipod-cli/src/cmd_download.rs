@@ -1,6 +1,7 @@
 //! `apipod download`: fetch a finished task's results into a directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use apipod::{TaskSnapshot, TaskStatus};
@@ -10,7 +11,7 @@ use serde_json::json;
 use crate::context::Context;
 use crate::exit::{CliError, Code};
 use crate::println_nopipe;
-use crate::resolve::{KindArg, locate};
+use crate::resolve::{KindArg, locate_within};
 use crate::resume::resume_command;
 use crate::save::{download_error, save_outputs};
 
@@ -29,6 +30,11 @@ pub struct CmdDownload {
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
 
+    /// Give up after this many seconds: bounds reading the task and each result's download
+    /// (default: no overall limit; a download that stalls for 60 s fails).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
     /// Print JSON (`{task_id, files, urls}`) instead of file paths.
     #[arg(long)]
     pub json: bool,
@@ -39,7 +45,8 @@ impl CmdDownload {
     pub async fn run(&self, ctx: &mut Context) -> Result<()> {
         let client = ctx.client().await?;
         let interrupt = ctx.interrupt();
-        let snap = locate(&client, &self.task_id, self.kind).await?;
+        let timeout = self.timeout.map(Duration::from_secs);
+        let snap = locate_within(&client, &self.task_id, self.kind, timeout).await?;
         match snap.status() {
             TaskStatus::Completed => {}
             TaskStatus::Failed | TaskStatus::Cancelled => {
@@ -64,7 +71,7 @@ impl CmdDownload {
             }
         }
         let outputs = snap.outputs();
-        let saved = save_outputs(&client, &outputs, &self.out, Some(&interrupt))
+        let saved = save_outputs(&client, &outputs, &self.out, Some(&interrupt), timeout)
             .await
             .map_err(|e| download_error(e, ctx, snap.kind, &self.task_id, &self.out))?;
         if self.json {

@@ -72,7 +72,8 @@ pub struct CmdGenerate {
     #[arg(long)]
     pub json: bool,
 
-    /// Give up waiting after this many seconds (default 600 for images, 1800 for videos).
+    /// Give up after this many seconds: bounds the submit, the wait (default 600 for images,
+    /// 1800 for videos) and each result's download.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 }
@@ -162,13 +163,14 @@ impl CmdGenerate {
             .clone()
             .unwrap_or_else(|| format!("apipod-cli-{}", uuid::Uuid::now_v7()));
         let reporter = Reporter::new();
+        let timeout = self.timeout.map(Duration::from_secs);
         let submitted = client
             .submit_with(
                 request,
                 SubmitOptions {
                     idempotency_key: Some(key.clone()),
                     cancel: Some(interrupt.clone()),
-                    ..SubmitOptions::default()
+                    timeout,
                 },
             )
             .await
@@ -192,14 +194,14 @@ impl CmdGenerate {
             reporter.note(format!("resume with: {cmd}"));
         }
         let mut options = WaitOptions::default().with_cancel(interrupt.clone());
-        options.timeout = self.timeout.map(Duration::from_secs);
+        options.timeout = timeout;
         let mut progress = reporter.task(handle.task_id.clone());
         let completed = wait_with_progress(&client, &handle, options, &mut progress)
             .await
             .map_err(|e| with_resume_hint(e, resume.as_deref()))?;
         progress.finish();
         let outputs = completed.outputs();
-        let saved = save_outputs(&client, &outputs, &self.out, Some(&interrupt))
+        let saved = save_outputs(&client, &outputs, &self.out, Some(&interrupt), timeout)
             .await
             .map_err(|e| download_error(e, ctx, handle.kind, &handle.task_id, &self.out))?;
         if self.json {
@@ -239,6 +241,16 @@ fn submit_error(err: apipod::Error, key: &str, mock: bool) -> anyhow::Error {
             let mut e = CliError::new(
                 Code::Interrupted,
                 "interrupted before APIPod confirmed the submit",
+            );
+            e.hint = recover;
+            e.into()
+        }
+        apipod::Error::Timeout { elapsed, .. } => {
+            let mut e = CliError::new(
+                Code::Timeout,
+                format!(
+                    "the submit timed out after {elapsed:.0?}; APIPod may have created the task"
+                ),
             );
             e.hint = recover;
             e.into()

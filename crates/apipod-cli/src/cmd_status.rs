@@ -1,7 +1,7 @@
 //! `apipod status` and `apipod wait`: read or wait on a task by id.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use apipod::{TaskHandle, TaskSnapshot, WaitOptions};
@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::exit::with_resume_hint;
 use crate::println_nopipe;
 use crate::progress::{Reporter, wait_with_progress};
-use crate::resolve::{KindArg, locate};
+use crate::resolve::{KindArg, locate_within};
 use crate::resume::resume_command;
 use crate::save::{download_error, save_outputs};
 
@@ -45,6 +45,11 @@ pub struct CmdStatus {
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
 
+    /// Give up after this many seconds (default: each request is bounded by the client's
+    /// 60 s timeout and retried a few times).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -54,7 +59,8 @@ impl CmdStatus {
     /// Runs the command.
     pub async fn run(&self, ctx: &mut Context) -> Result<()> {
         let client = ctx.client().await?;
-        let snap = locate(&client, &self.task_id, self.kind).await?;
+        let timeout = self.timeout.map(Duration::from_secs);
+        let snap = locate_within(&client, &self.task_id, self.kind, timeout).await?;
         if self.json {
             println_nopipe!("{}", serde_json::to_string_pretty(&snapshot_json(&snap))?);
             return Ok(());
@@ -90,7 +96,8 @@ pub struct CmdWait {
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
 
-    /// Give up after this many seconds (default 600 for images, 1800 for videos).
+    /// Give up after this many seconds (default 600 for images, 1800 for videos); with
+    /// `--out`, also bounds each result's download.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 
@@ -109,11 +116,14 @@ impl CmdWait {
     pub async fn run(&self, ctx: &mut Context) -> Result<()> {
         let client = ctx.client().await?;
         let interrupt = ctx.interrupt();
-        let first = locate(&client, &self.task_id, self.kind).await?;
+        let timeout = self.timeout.map(Duration::from_secs);
+        let started = Instant::now();
+        let first = locate_within(&client, &self.task_id, self.kind, timeout).await?;
         let handle = TaskHandle::from_id(first.kind, &self.task_id);
         let resume = resume_command(ctx, handle.kind, &handle.task_id, self.out.as_deref());
         let mut options = WaitOptions::default().with_cancel(interrupt.clone());
-        options.timeout = self.timeout.map(Duration::from_secs);
+        // One budget for the first read and the wait.
+        options.timeout = timeout.map(|t| t.saturating_sub(started.elapsed()));
         let reporter = Reporter::new();
         let mut progress = reporter.task(handle.task_id.clone());
         progress.update(&first);
@@ -123,7 +133,7 @@ impl CmdWait {
         progress.finish();
         let outputs = completed.outputs();
         let files = match &self.out {
-            Some(dir) => save_outputs(&client, &outputs, dir, Some(&interrupt))
+            Some(dir) => save_outputs(&client, &outputs, dir, Some(&interrupt), timeout)
                 .await
                 .map_err(|e| download_error(e, ctx, handle.kind, &handle.task_id, dir))?,
             None => Vec::new(),

@@ -69,6 +69,7 @@ impl Code {
             | E::InsufficientQuota { .. }
             | E::IdempotencyConflict { .. }
             | E::Transport { .. }
+            | E::SyncOutcomeUnknown { .. }
             | E::Decode { .. }
             | E::Download { .. } => Code::Api,
             E::TaskFailed { .. } | E::AssetUnusable { .. } => Code::TaskFailed,
@@ -76,6 +77,17 @@ impl Code {
             E::Cancelled { .. } => Code::Interrupted,
             E::Io { .. } => Code::Failure,
             _ => Code::Failure,
+        }
+    }
+
+    /// The code for an SDK error raised about a task APIPod named (waiting on it after a
+    /// submit): nothing the user typed is checked there, so an argument the SDK refuses,
+    /// such as an unusable task id in APIPod's answer, is an API error (3), not a usage
+    /// error (2).
+    pub fn of_sdk_after_submit(err: &apipod::Error) -> Code {
+        match Code::of_sdk(err) {
+            Code::Usage => Code::Api,
+            code => code,
         }
     }
 
@@ -140,7 +152,8 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 /// Converts an SDK error raised while waiting on a task into a [`CliError`] with a resume
-/// hint, when it is one a user can resume from; other errors pass through.
+/// hint, when it is one a user can resume from; other errors pass through, except that a
+/// usage error becomes an API error (see [`Code::of_sdk_after_submit`]).
 ///
 /// `resume` is the command that resumes the wait; `None` means there is nothing to resume
 /// (`--mock`: the in-process server stops with this command).
@@ -181,6 +194,11 @@ pub fn with_resume_hint(err: apipod::Error, resume: Option<&str>) -> anyhow::Err
             e.hint = hint;
             e.into()
         }
+        _ if Code::of_sdk(&err) == Code::Usage => CliError::new(
+            Code::Api,
+            format!("APIPod's answer about the task cannot be used: {err}"),
+        )
+        .into(),
         _ => err.into(),
     }
 }
@@ -205,6 +223,7 @@ mod tests {
     fn sdk_errors_map_to_documented_codes() {
         let api = apipod::Error::Api {
             status: 400,
+            body_code: Some(400),
             code: Some("invalid_request".into()),
             message: "bad".into(),
             request_id: None,
@@ -231,6 +250,7 @@ mod tests {
             task_id: Some("vid_1".into()),
             elapsed: std::time::Duration::from_secs(3),
             last: None,
+            idempotency_key: None,
         };
         assert_eq!(Code::of(&with_resume_hint(timeout, None)), Code::Timeout);
         let plain = anyhow::anyhow!("something else");
@@ -239,6 +259,7 @@ mod tests {
             task_id: None,
             elapsed: std::time::Duration::ZERO,
             last: None,
+            idempotency_key: None,
         })
         .context("while doing something");
         assert_eq!(Code::of(&wrapped), Code::Timeout);

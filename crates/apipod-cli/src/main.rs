@@ -1,8 +1,17 @@
 //! `apipod`: the APIPod command-line tool.
 //!
 //! This file only parses the command line and dispatches; each command lives in its own
-//! `cmd_<noun>.rs` as a clap struct with a `run` method. All output goes through the
-//! EPIPE-safe macros in `print.rs`.
+//! `cmd_<noun>.rs` (or `cmd_<noun>/` when it has several parts) as a clap struct with a
+//! `run` method. All output goes through the EPIPE-safe macros in `print.rs`.
+//!
+//! Layers, each importing only the ones above it (no command imports another command):
+//!
+//! * `print`, `exit`: output macros, exit codes and the CLI's own error type;
+//! * `context`, `progress`, `rate`, `catalog`: the client, progress display, submit-rate
+//!   limit, model lookup;
+//! * shared helpers of the commands: `resolve` (which task an id names), `resume` (resume
+//!   commands), `save` (downloading results into `--out`), `manifest` (the batch log);
+//! * the commands: `cmd_*`.
 
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
@@ -18,12 +27,16 @@ mod cmd_generate;
 mod cmd_mock;
 mod cmd_models;
 mod cmd_status;
+mod cmd_sync;
 mod context;
 mod exit;
 mod manifest;
 mod print;
 mod progress;
 mod rate;
+mod resolve;
+mod resume;
+mod save;
 
 use context::{Context, GlobalArgs};
 
@@ -48,6 +61,7 @@ enum Command {
     Batch(cmd_batch::CmdBatch),
     Mock(cmd_mock::CmdMock),
     Assets(cmd_assets::CmdAssets),
+    Sync(cmd_sync::CmdSync),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Batch(cmd) => cmd.run(&mut ctx).await,
         Command::Mock(cmd) => cmd.run().await,
         Command::Assets(cmd) => cmd.run(&mut ctx).await,
+        Command::Sync(cmd) => cmd.run(&mut ctx).await,
     };
     ctx.shutdown().await;
     result

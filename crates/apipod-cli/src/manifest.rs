@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::cmd_batch::MANIFEST_FILE;
 use crate::exit::{CliError, Code};
+
+/// File name of the manifest inside `--out`.
+pub const MANIFEST_FILE: &str = "manifest.jsonl";
+
 /// SHA-256 of the body as canonical JSON (keys sorted at every level).
 pub(crate) fn request_hash(body: &Map<String, Value>) -> String {
     fn canonical(v: &Value) -> Value {
@@ -266,5 +269,45 @@ impl Manifest {
         .await
         .context("manifest writer panicked")?
         .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_key_order_and_keys_are_stable() {
+        let a: Map<String, Value> =
+            serde_json::from_str(r#"{"model": "m", "prompt": "p", "n": 2}"#).unwrap();
+        let b: Map<String, Value> =
+            serde_json::from_str(r#"{"n": 2, "prompt": "p", "model": "m"}"#).unwrap();
+        assert_eq!(request_hash(&a), request_hash(&b));
+        let k = derive_key("nonce", "job", &request_hash(&a), 0);
+        assert_eq!(k, derive_key("nonce", "job", &request_hash(&a), 0));
+        assert_ne!(k, derive_key("nonce", "job", &request_hash(&a), 1));
+        assert_ne!(k, derive_key("other", "job", &request_hash(&a), 0));
+        assert!(k.len() <= apipod::MAX_IDEMPOTENCY_KEY_LEN);
+    }
+
+    #[test]
+    fn manifest_survives_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let nonce = {
+            let m = Manifest::open(dir.path()).unwrap();
+            m.nonce.clone()
+        };
+        let path = dir.path().join(MANIFEST_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(r#"{"event":"prepared","job":"j","line":1,"model":"seedream-v4.5","request_sha256":"h","idempotency_key":"k","attempt":0}"#);
+        text.push('\n');
+        text.push_str(r#"{"event":"submitted","job":"j","ta"#);
+        std::fs::write(&path, text).unwrap();
+        let m = Manifest::open(dir.path()).unwrap();
+        assert_eq!(m.nonce, nonce);
+        assert_eq!(m.jobs["j"].key.as_deref(), Some("k"));
+        assert!(m.jobs["j"].task.is_none());
+        let repaired = std::fs::read_to_string(&path).unwrap();
+        assert!(repaired.ends_with("\"attempt\":0}\n"), "{repaired}");
     }
 }

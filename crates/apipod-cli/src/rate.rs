@@ -35,3 +35,21 @@ impl RateLimiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_spaces_submits() {
+        let limiter = RateLimiter::new(2.0);
+        let cancel = CancellationToken::new();
+        let start = Instant::now();
+        for expected_ms in [0, 500, 1000, 1500] {
+            assert!(limiter.acquire(&cancel).await);
+            assert_eq!(start.elapsed(), Duration::from_millis(expected_ms));
+        }
+        cancel.cancel();
+        assert!(!limiter.acquire(&cancel).await);
+    }
+}

@@ -1,9 +1,13 @@
 //! Which task an id names: `--kind`, the id's prefix, or asking both status endpoints.
 //! Shared by `status`, `wait` and `download`.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use apipod::{Client, TaskKind, TaskSnapshot};
 use clap::ValueEnum;
+
+use crate::exit::{CliError, Code};
 
 /// `--kind`: which API the task belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +55,27 @@ pub async fn locate(client: &Client, id: &str, kind: Option<KindArg>) -> Result<
             "task {id} was found neither as an image nor as a video task"
         ))),
         other => Ok(other?),
+    }
+}
+
+/// [`locate`] within `timeout` (`--timeout`), else exit 5: a server that answers slowly,
+/// or not at all, cannot hold the command longer than asked.
+pub async fn locate_within(
+    client: &Client,
+    id: &str,
+    kind: Option<KindArg>,
+    timeout: Option<Duration>,
+) -> Result<TaskSnapshot> {
+    let Some(limit) = timeout else {
+        return locate(client, id, kind).await;
+    };
+    match tokio::time::timeout(limit, locate(client, id, kind)).await {
+        Ok(result) => result,
+        Err(_) => Err(CliError::new(
+            Code::Timeout,
+            format!("timed out after {limit:.0?} reading task {id}; APIPod did not answer in time"),
+        )
+        .into()),
     }
 }
 

@@ -6,27 +6,16 @@
 //! its URL ([`asset_markers`]) picks another ending.
 
 use std::collections::HashMap;
-use std::convert::identity;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use apipod_raw::types::{AssetDetail, AssetResponse, ErrorResponse};
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::{get, post};
+use apipod_raw::types::{AssetDetail, AssetResponse};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::config::{MockConfig, Timing};
-use crate::faults::{Fault, Op, RequestFaults, mix, unit};
-use crate::server::{
-    LogInfo, Shared, auth_error, authenticate, business_error, dropped_connection, injected_error,
-    invalid_request, json_response, malformed_body, pause, with_info,
-};
+use crate::faults::{mix, unit};
 
 /// Markers in an asset's `url` that decide how its processing ends.
 ///
@@ -62,10 +51,11 @@ enum Ending {
     Never,
 }
 
+/// One registered asset.
 #[derive(Debug)]
-struct Asset {
-    id: String,
-    owner: String,
+pub(crate) struct Asset {
+    pub(crate) id: String,
+    pub(crate) owner: String,
     asset_type: &'static str,
     url: String,
     name: String,
@@ -77,7 +67,8 @@ struct Asset {
 }
 
 impl Asset {
-    fn status_at(&self, now: Instant) -> &'static str {
+    /// The status at `now`, from the asset's age.
+    pub(crate) fn status_at(&self, now: Instant) -> &'static str {
         let age = now.saturating_duration_since(self.created);
         if age < self.none {
             "NONE"
@@ -96,9 +87,9 @@ impl Asset {
         }
     }
 
-    /// The `{code, message, data}` answer at `now` (`errorMessage` is always present, null
-    /// unless failed, as in APIPod's examples).
-    fn answer(&self, status: &str) -> Response {
+    /// The `{code, message, data}` body reporting `status` (`errorMessage` is always
+    /// present, null unless failed, as in APIPod's examples).
+    pub(crate) fn body(&self, status: &str) -> Value {
         let failed = status == "FAILED";
         let body = AssetResponse {
             code: 200,
@@ -118,7 +109,7 @@ impl Asset {
             .expect("data is an object")
             .entry("errorMessage")
             .or_insert(Value::Null);
-        json_response(StatusCode::OK, &value)
+        value
     }
 }
 
@@ -136,7 +127,8 @@ impl AssetStore {
         self.created.load(Ordering::Relaxed)
     }
 
-    fn get(&self, id: &str) -> Option<Arc<Asset>> {
+    /// The asset with this id.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Asset>> {
         self.assets
             .lock()
             .expect("asset store lock")
@@ -144,7 +136,8 @@ impl AssetStore {
             .cloned()
     }
 
-    fn create(&self, upload: Upload, owner: &str, config: &MockConfig) -> Arc<Asset> {
+    /// Registers an upload of `owner`.
+    pub(crate) fn create(&self, upload: Upload, owner: &str, config: &MockConfig) -> Arc<Asset> {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let (none, uploading, processing) = match config.timing {
             Timing::Realistic => {
@@ -210,13 +203,14 @@ fn new_id(seq: u64) -> String {
 }
 
 /// A checked upload body.
-struct Upload {
+pub(crate) struct Upload {
     asset_type: &'static str,
     url: String,
     name: String,
 }
 
-fn parse_upload(body: &[u8]) -> Result<Upload, String> {
+/// Checks an upload body field by field; the error names the field.
+pub(crate) fn parse_upload(body: &[u8]) -> Result<Upload, String> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
     let Some(object) = value.as_object() else {
@@ -256,114 +250,6 @@ fn parse_upload(body: &[u8]) -> Result<Upload, String> {
         url,
         name,
     })
-}
-
-/// The asset routes, merged into the server's router.
-pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/v1/assets", post(create))
-        .route("/v1/assets/{*asset_id}", get(read))
-}
-
-/// The faults drawn (or asked for) for one asset request.
-struct Drawn {
-    fault: Option<Fault>,
-    latency: Duration,
-    retry_after: u64,
-    unknown_status: String,
-}
-
-/// Draws the faults of one asset request (an upload counts as a create, a read as a status
-/// read), waits out their latency, and answers early for injected errors.
-async fn faults(
-    shared: &Shared,
-    headers: &HeaderMap,
-    op: Op,
-    info: &mut LogInfo,
-) -> Result<Drawn, Response> {
-    let asked = RequestFaults::from_headers(headers).map_err(invalid_request)?;
-    let decision = shared.faults().draw(op);
-    let drawn = Drawn {
-        fault: asked.fault.or(decision.fault),
-        latency: decision.latency + asked.latency,
-        retry_after: decision.retry_after,
-        unknown_status: decision.unknown_status,
-    };
-    if let Some(f) = &drawn.fault {
-        info.fault = Some(f.label());
-    }
-    pause(drawn.latency).await;
-    match drawn.fault {
-        Some(Fault::Http(status)) => Err(injected_error(status, drawn.retry_after)),
-        Some(Fault::BusinessError(code)) => Err(business_error(code, Op::Status)),
-        _ => Ok(drawn),
-    }
-}
-
-async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut info = LogInfo::default();
-    let response = async {
-        let owner = authenticate(&shared, &headers).ok_or_else(auth_error)?;
-        let drawn = faults(&shared, &headers, Op::Create, &mut info).await?;
-        let upload = parse_upload(&body).map_err(invalid_request)?;
-        let asset = shared.assets.create(upload, &owner, &shared.config);
-        info.asset_id = Some(asset.id.clone());
-        info.created_asset = Some(asset.id.clone());
-        Ok(match drawn.fault {
-            Some(Fault::DropConnection) => dropped_connection(),
-            Some(Fault::MalformedBody) => malformed_body(),
-            _ => asset.answer(asset.status_at(Instant::now())),
-        })
-    }
-    .await
-    .unwrap_or_else(identity);
-    with_info(response, info)
-}
-
-async fn read(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(asset_id): Path<String>,
-) -> Response {
-    let id = asset_id
-        .strip_prefix("assetId://")
-        .unwrap_or(&asset_id)
-        .to_string();
-    let mut info = LogInfo {
-        asset_id: Some(id.clone()),
-        ..LogInfo::default()
-    };
-    let response = async {
-        let owner = authenticate(&shared, &headers).ok_or_else(auth_error)?;
-        let drawn = faults(&shared, &headers, Op::Status, &mut info).await?;
-        let asset = shared
-            .assets
-            .get(&id)
-            .filter(|a| a.owner == owner)
-            .ok_or_else(not_found)?;
-        Ok(match drawn.fault {
-            Some(Fault::DropConnection) => dropped_connection(),
-            Some(Fault::MalformedBody) => malformed_body(),
-            Some(Fault::UnknownStatus) => asset.answer(&drawn.unknown_status),
-            _ => asset.answer(asset.status_at(Instant::now())),
-        })
-    }
-    .await
-    .unwrap_or_else(identity);
-    with_info(response, info)
-}
-
-/// APIPod's documented 404: `{"code": 404, "message": "asset not found"}`.
-fn not_found() -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        &ErrorResponse {
-            code: Some(404),
-            message: Some("asset not found".into()),
-            data: None,
-            error: None,
-        },
-    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::log::{CallbackAttempt, CallbackOutcome};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::tasks::{Outcome, Task};
 
 /// The `User-Agent` of callback requests.

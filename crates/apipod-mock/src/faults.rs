@@ -297,6 +297,13 @@ impl FaultState {
     }
 }
 
+/// Waits out an injected latency (nothing when zero).
+pub(crate) async fn pause(latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
 /// Faults asked for by one request's `X-Mock-Fault` header.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct RequestFaults {

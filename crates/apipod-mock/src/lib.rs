@@ -110,15 +110,23 @@
 
 #![warn(missing_docs)]
 
+// Layers, each importing only the ones above it:
+// data and stores (`config`, `faults`, `idempotency`, `log`, `media`, `tasks`, `assets`)
+// → `state` (what one server shares) and `responses` (envelopes, error bodies, headers)
+// → `callbacks` (delivery timers) and `handlers` (the router, one module per endpoint
+// group; `openai` is such a group) → `server` (the `MockServer` handle).
 mod assets;
 mod callbacks;
 mod config;
 mod faults;
+mod handlers;
 mod idempotency;
 mod log;
 mod media;
 mod openai;
+mod responses;
 mod server;
+mod state;
 mod tasks;
 
 pub use assets::{ASSET_FAILURE_MESSAGE, asset_markers};

@@ -39,11 +39,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Op, RequestFaults};
-use crate::server::{
-    LogInfo, Shared, authenticate, dropped_connection, json_response, malformed_body, pause,
-    with_info,
-};
+use crate::faults::{Fault, Op, RequestFaults, pause};
+use crate::responses::{LogInfo, dropped_connection, json_response, malformed_body, with_info};
+use crate::state::{Shared, authenticate};
 use crate::tasks::{self, NewTask, Phase};
 
 /// Largest request body: ten inputs at the limit, a mask and the text fields.
@@ -87,15 +85,18 @@ async fn generations(
     body: Bytes,
 ) -> Response {
     let mut info = LogInfo::default();
+    if authenticate(&shared, &headers).is_none() {
+        return with_info(auth_failure(), info);
+    }
     let parsed = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| bad_request(format!("the request body is not valid JSON: {e}")))
+        .map_err(|e| format!("the request body is not valid JSON: {e}"))
         .and_then(|v| match v {
             Value::Object(fields) => params(fields.into_iter()),
-            _ => Err(bad_request("the request body must be a JSON object")),
+            _ => Err("the request body must be a JSON object".to_string()),
         });
     let response = match parsed {
         Ok(params) => run(&shared, &headers, Route::Generation, params, &mut info).await,
-        Err(response) => Err(response),
+        Err(message) => Err(bad_request(message)),
     };
     with_info(response.unwrap_or_else(identity), info)
 }
@@ -103,22 +104,23 @@ async fn generations(
 async fn edits(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let headers = request.headers().clone();
     let mut info = LogInfo::default();
-    let response = match read_form(request, &shared).await {
+    if authenticate(&shared, &headers).is_none() {
+        return with_info(auth_failure(), info);
+    }
+    let response = match read_form(request).await {
         Ok(params) => run(&shared, &headers, Route::Edit, params, &mut info).await,
-        Err(response) => Err(response),
+        Err(message) => Err(bad_request(message)),
     };
     with_info(response.unwrap_or_else(identity), info)
 }
 
 /// The parameters of a JSON body or of a form's text parts (unknown fields ignored).
-fn params(fields: impl Iterator<Item = (String, Value)>) -> Result<SyncParams, Response> {
+fn params(fields: impl Iterator<Item = (String, Value)>) -> Result<SyncParams, String> {
     let mut p = SyncParams::default();
     for (name, value) in fields {
         let text = || match &value {
             Value::String(s) => Ok(s.clone()),
-            other => Err(bad_request(format!(
-                "`{name}` must be a string, got {other}"
-            ))),
+            other => Err(format!("`{name}` must be a string, got {other}")),
         };
         match name.as_str() {
             "model" => p.model = text()?,
@@ -129,9 +131,7 @@ fn params(fields: impl Iterator<Item = (String, Value)>) -> Result<SyncParams, R
                     Value::String(s) => s.trim().parse().ok(),
                     _ => None,
                 };
-                p.n = Some(n.ok_or_else(|| {
-                    bad_request(format!("`n` must be a whole number, got {value}"))
-                })?);
+                p.n = Some(n.ok_or_else(|| format!("`n` must be a whole number, got {value}"))?);
             }
             "size" => p.size = Some(text()?),
             "quality" => p.quality = Some(text()?),
@@ -143,7 +143,7 @@ fn params(fields: impl Iterator<Item = (String, Value)>) -> Result<SyncParams, R
     }
     for (name, value) in [("model", &p.model), ("prompt", &p.prompt)] {
         if value.is_empty() {
-            return Err(bad_request(format!("`{name}` is required")));
+            return Err(format!("`{name}` is required"));
         }
     }
     Ok(p)
@@ -151,19 +151,16 @@ fn params(fields: impl Iterator<Item = (String, Value)>) -> Result<SyncParams, R
 
 /// Reads a multipart edit body: files in `image`/`image[]` and `mask`, inputs given as
 /// text in `image_urls`/`image_urls[]`, every other part as a text field.
-async fn read_form(request: Request, shared: &Arc<Shared>) -> Result<SyncParams, Response> {
-    if authenticate(shared, request.headers()).is_none() {
-        return Err(auth_failure());
-    }
+async fn read_form(request: Request) -> Result<SyncParams, String> {
     let mut form = Multipart::from_request(request, &())
         .await
-        .map_err(|e| bad_request(format!("the body is not multipart/form-data: {e}")))?;
+        .map_err(|e| format!("the body is not multipart/form-data: {e}"))?;
     let mut texts = Vec::new();
     let (mut images, mut mask) = (Vec::new(), None);
     while let Some(mut part) = form
         .next_field()
         .await
-        .map_err(|e| bad_request(format!("unreadable multipart body: {e}")))?
+        .map_err(|e| format!("unreadable multipart body: {e}"))?
     {
         let name = part.name().unwrap_or_default().to_string();
         match name.as_str() {
@@ -174,7 +171,7 @@ async fn read_form(request: Request, shared: &Arc<Shared>) -> Result<SyncParams,
                 while let Some(chunk) = part
                     .chunk()
                     .await
-                    .map_err(|e| bad_request(format!("unreadable part `{name}`: {e}")))?
+                    .map_err(|e| format!("unreadable part `{name}`: {e}"))?
                 {
                     bytes += chunk.len() as u64;
                 }
@@ -188,7 +185,7 @@ async fn read_form(request: Request, shared: &Arc<Shared>) -> Result<SyncParams,
                 let text = part
                     .text()
                     .await
-                    .map_err(|e| bad_request(format!("part `{name}` is not text: {e}")))?;
+                    .map_err(|e| format!("part `{name}` is not text: {e}"))?;
                 if matches!(name.as_str(), "image_urls" | "image_urls[]") {
                     images.push(text.len() as u64);
                 } else {

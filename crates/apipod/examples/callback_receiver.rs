@@ -8,8 +8,9 @@
 //! Environment:
 //! * `APIPOD_API_KEY` (required): the key whose tasks the callbacks are about; every
 //!   callback is confirmed by re-reading its task with it.
-//! * `APIPOD_CALLBACK_SECRET`: the secret the route tokens are minted with. Without it a
-//!   random one is used, and URLs minted by another process will not verify.
+//! * `APIPOD_CALLBACK_SECRET`: the secret the route tokens are minted with (at least 32
+//!   bytes; a shorter one is an error). Without it a random one is used, and URLs minted by
+//!   another process will not verify.
 //! * `APIPOD_CALLBACK_PORT` (default 8787) and `APIPOD_CALLBACK_PUBLIC_URL`: the address
 //!   APIPod reaches this receiver at (e.g. an HTTPS tunnel to the port), used to print an
 //!   example callback URL.
@@ -36,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .callbacks(CallbackHub::new())
         .build()?;
     let tokens = match std::env::var("APIPOD_CALLBACK_SECRET") {
-        Ok(secret) if !secret.is_empty() => CallbackTokens::new(secret),
+        Ok(secret) if !secret.is_empty() => CallbackTokens::new(secret)?,
         _ => {
             eprintln!("APIPOD_CALLBACK_SECRET is not set: using a random secret for this run");
             CallbackTokens::random()

@@ -7,23 +7,29 @@
 //!    that does not exist);
 //! 2. reads at most the body limit (413 beyond it) and parses the event (400 when it is not
 //!    one);
-//! 3. drops repeated deliveries of the same `(task_id, status)` (200, nothing re-processed);
-//! 4. wakes the waits on the task through the client's
+//! 3. refuses an event for another task than the one the route is bound to (403: one
+//!    callback URL speaks only for the task its submission created, see
+//!    [`SubmissionBindings`]);
+//! 4. acknowledges a delivery already confirmed and handled (200 `duplicate`);
+//! 5. wakes the waits on the task through the client's
 //!    [`CallbackHub`](crate::CallbackHub), which re-read the status themselves;
-//! 5. answers 200 at once, then confirms the event by re-reading the task with the client's
-//!    key and publishes the confirmed snapshot to [`CallbackReceiver::events`].
+//! 6. while something is subscribed to [`CallbackReceiver::events`]: confirms the event by
+//!    re-reading the task with the client's key. Only a delivery whose status the task
+//!    confirms is bound to its route, remembered and published (200 `ok`); any other is
+//!    answered 503 so that APIPod delivers it again, and leaves no trace, so an early or
+//!    forged delivery cannot make the genuine one a "duplicate".
 //!
 //! ```no_run
-//! # async fn demo() -> apipod::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use apipod::callback_server::CallbackReceiver;
 //! use apipod::{CallbackHub, CallbackTokens, Client};
 //!
-//! let hub = CallbackHub::new();
 //! let client = Client::builder()
-//!     .api_key(std::env::var("APIPOD_API_KEY").unwrap_or_default())
-//!     .callbacks(hub)
+//!     .api_key(std::env::var("APIPOD_API_KEY")?)
+//!     .callbacks(CallbackHub::new())
 //!     .build()?;
-//! let tokens = CallbackTokens::new(std::env::var("CALLBACK_SECRET").unwrap_or_default());
+//! // At least 32 random bytes; a missing variable or a short secret is an error.
+//! let tokens = CallbackTokens::new(std::env::var("APIPOD_CALLBACK_SECRET")?)?;
 //! let receiver = CallbackReceiver::new(client, tokens).with_prefix("/webhooks/apipod");
 //! let mut events = receiver.events();
 //! tokio::spawn(async move {
@@ -31,12 +37,13 @@
 //!         println!("{} is {}", confirmed.snapshot.task_id(), confirmed.snapshot.status());
 //!     }
 //! });
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
-//! axum::serve(listener, receiver.router()).await.unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, receiver.router()).await?;
 //! # Ok(()) }
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use apipod_raw::contract::TaskKind;
 use axum::Router;
@@ -52,6 +59,7 @@ use tracing::Instrument;
 
 use crate::callback::{
     CallbackError, CallbackEvent, CallbackTokens, Deduplicator, MAX_CALLBACK_BODY,
+    SubmissionBindings,
 };
 use crate::client::Client;
 use crate::task::TaskSnapshot;
@@ -59,6 +67,10 @@ use crate::task::TaskSnapshot;
 /// How many confirmed events [`CallbackReceiver::events`] buffers for a slow subscriber
 /// before it starts missing some.
 pub const EVENT_BUFFER: usize = 1024;
+
+/// Longest a delivery waits for its confirmation (the status read) before it is answered
+/// 503, so that APIPod delivers it again.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A callback confirmed by re-reading its task.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,9 +90,10 @@ pub struct ConfirmedCallback {
 
 /// Receives APIPod callbacks over HTTP and feeds them to waits and to the application.
 ///
-/// Confirmation costs one status read per distinct delivery, and is done only while
-/// something is subscribed to [`events`](Self::events); waits woken through the hub read
-/// the status on their own either way.
+/// Confirmation costs one status read per delivery not yet confirmed, and is done only
+/// while something is subscribed to [`events`](Self::events); waits woken through the hub
+/// read the status on their own either way. Without subscribers the receiver only wakes
+/// waits: it remembers and binds nothing, so no delivery can suppress a later one.
 #[derive(Debug, Clone)]
 pub struct CallbackReceiver {
     client: Client,
@@ -88,6 +101,7 @@ pub struct CallbackReceiver {
     prefix: String,
     body_limit: usize,
     dedup: Deduplicator,
+    bindings: SubmissionBindings,
     events: broadcast::Sender<ConfirmedCallback>,
 }
 
@@ -96,20 +110,28 @@ struct Shared {
     tokens: CallbackTokens,
     body_limit: usize,
     dedup: Deduplicator,
+    bindings: SubmissionBindings,
     events: broadcast::Sender<ConfirmedCallback>,
 }
 
 impl CallbackReceiver {
     /// A receiver that verifies routes with `tokens`, wakes the waits of `client` (through
     /// the hub given to [`ClientBuilder::callbacks`](crate::ClientBuilder::callbacks), if
-    /// any) and confirms events with `client`'s key.
+    /// any) and confirms events with `client`'s key. Routes are bound to tasks in that
+    /// hub's [`bindings`](crate::CallbackHub::bindings), which the client's submits fill
+    /// (in a table of its own when the client has no hub).
     pub fn new(client: Client, tokens: CallbackTokens) -> Self {
+        let bindings = client
+            .callback_hub()
+            .map(|hub| hub.bindings().clone())
+            .unwrap_or_default();
         Self {
             client,
             tokens,
             prefix: String::new(),
             body_limit: MAX_CALLBACK_BODY,
             dedup: Deduplicator::default(),
+            bindings,
             events: broadcast::channel(EVENT_BUFFER).0,
         }
     }
@@ -138,6 +160,17 @@ impl CallbackReceiver {
         self
     }
 
+    /// Uses these route bindings (e.g. one table shared by several receivers).
+    pub fn with_bindings(mut self, bindings: SubmissionBindings) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
+    /// The route bindings in use.
+    pub fn bindings(&self) -> &SubmissionBindings {
+        &self.bindings
+    }
+
     /// The route the router answers, e.g. `/webhooks/apipod/{kind}/{submission_key}/{token}`.
     pub fn route(&self) -> String {
         format!("{}/{{kind}}/{{submission_key}}/{{token}}", self.prefix)
@@ -161,6 +194,7 @@ impl CallbackReceiver {
             tokens: self.tokens.clone(),
             body_limit: self.body_limit,
             dedup: self.dedup.clone(),
+            bindings: self.bindings.clone(),
             events: self.events.clone(),
         });
         Router::new()
@@ -177,6 +211,10 @@ fn refuse(err: &CallbackError) -> Response {
     match err {
         // Same answer as an unknown route.
         CallbackError::BadToken => status.into_response(),
+        // The reason is for our logs, not for whoever sent the delivery.
+        CallbackError::Unconfirmed { .. } => {
+            (status, "not confirmed; deliver again later").into_response()
+        }
         other => (status, other.to_string()).into_response(),
     }
 }
@@ -210,39 +248,70 @@ async fn deliver(
         }
     };
     let span = tracing::info_span!("apipod.callback", task_id = %event.task_id, status = %event.status, %kind);
-    let _enter = span.enter();
-    if !shared.dedup.first_delivery(&event) {
-        tracing::debug!("repeated callback delivery ignored");
+    handle(shared, kind, key, event).instrument(span).await
+}
+
+/// Steps 3-6 of the module docs, for a delivery whose route verified.
+async fn handle(
+    shared: Arc<Shared>,
+    kind: TaskKind,
+    key: String,
+    event: CallbackEvent,
+) -> Response {
+    if !shared.bindings.allows(kind, &key, &event.task_id) {
+        tracing::warn!("callback for a task its route is not bound to refused");
+        return refuse(&CallbackError::WrongTask);
+    }
+    if shared.dedup.contains(&event) {
+        tracing::debug!("repeated delivery of a confirmed callback ignored");
         return (StatusCode::OK, "duplicate").into_response();
     }
     if let Some(hub) = shared.client.callback_hub() {
         let woke = hub.notify(&event.task_id);
         tracing::debug!(woke, "callback handed to waits");
     }
-    if shared.events.receiver_count() > 0 {
-        let shared = Arc::clone(&shared);
-        tokio::spawn(
-            async move {
-                match shared.client.confirm(kind, &event).await {
-                    Ok(snapshot) => {
-                        tracing::info!(confirmed = %snapshot.status(), "callback confirmed");
-                        let _ = shared.events.send(ConfirmedCallback {
-                            kind,
-                            submission_key: key,
-                            event,
-                            snapshot,
-                        });
-                    }
-                    Err(err) => {
-                        // Let a later delivery of the same event be handled again.
-                        shared.dedup.forget(&event);
-                        tracing::warn!(error = %err, "could not confirm callback");
-                    }
-                }
-            }
-            .instrument(span.clone()),
-        );
+    if shared.events.receiver_count() == 0 {
+        return (StatusCode::OK, "ok").into_response();
     }
+    let snapshot = match tokio::time::timeout(CONFIRM_TIMEOUT, shared.client.confirm(kind, &event))
+        .await
+    {
+        Ok(Ok(snapshot)) => snapshot,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not confirm callback; asking for redelivery");
+            return refuse(&CallbackError::Unconfirmed {
+                reason: err.to_string(),
+            });
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?CONFIRM_TIMEOUT, "callback confirmation timed out; asking for redelivery");
+            return refuse(&CallbackError::Unconfirmed {
+                reason: format!("no status within {CONFIRM_TIMEOUT:?}"),
+            });
+        }
+    };
+    if !event.is_confirmed_by(&snapshot) {
+        tracing::info!(confirmed = %snapshot.status(), "the task does not confirm the callback's status; asking for redelivery");
+        return refuse(&CallbackError::Unconfirmed {
+            reason: format!("the task is {}", snapshot.status()),
+        });
+    }
+    // Another delivery may have bound the route or handled the event meanwhile.
+    if !shared.bindings.bind(kind, &key, &event.task_id) {
+        tracing::warn!("callback for a task its route is not bound to refused");
+        return refuse(&CallbackError::WrongTask);
+    }
+    if !shared.dedup.first_delivery(&event) {
+        tracing::debug!("repeated delivery of a confirmed callback ignored");
+        return (StatusCode::OK, "duplicate").into_response();
+    }
+    tracing::info!(confirmed = %snapshot.status(), "callback confirmed");
+    let _ = shared.events.send(ConfirmedCallback {
+        kind,
+        submission_key: key,
+        event,
+        snapshot,
+    });
     (StatusCode::OK, "ok").into_response()
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::callback::CallbackHub;
+use crate::callback::hub::CallbackHub;
 use crate::deadline::{Deadline, Expired};
 use crate::error::{Error, Result};
 use crate::poll::PollPolicy;
@@ -53,6 +53,7 @@ pub(crate) struct Inner {
     pub(crate) gate: RateGate,
     pub(crate) in_flight: Option<Arc<Semaphore>>,
     pub(crate) callbacks: Option<CallbackHub>,
+    pub(crate) sync: crate::openai::SyncConfig,
 }
 
 impl fmt::Debug for Client {
@@ -78,6 +79,7 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     max_in_flight: Option<usize>,
     callbacks: Option<CallbackHub>,
+    pub(crate) sync: crate::openai::SyncSettings,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -177,6 +179,7 @@ impl ClientBuilder {
                 format!("{ua:?} cannot be sent as an HTTP header value"),
             ));
         }
+        let base_url_set = self.base_url.is_some();
         let base_url = self
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
@@ -190,6 +193,9 @@ impl ClientBuilder {
                 format!("{base_url:?} must be http or https"),
             ));
         }
+        let sync_http = self
+            .sync
+            .http_client(self.http.as_ref(), self.connect_timeout)?;
         let http = match self.http {
             Some(c) => c,
             None => reqwest::Client::builder()
@@ -203,6 +209,9 @@ impl ClientBuilder {
             state = state.with_user_agent(ua);
         }
         let raw = apipod_raw::Client::new_with_client(&base_url, http.clone(), state.clone());
+        let sync = self
+            .sync
+            .finish(sync_http, &base_url, base_url_set, &state)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 raw,
@@ -214,6 +223,7 @@ impl ClientBuilder {
                 gate: RateGate::default(),
                 in_flight: self.max_in_flight.map(|n| Arc::new(Semaphore::new(n))),
                 callbacks: self.callbacks,
+                sync,
             }),
         })
     }
@@ -378,6 +388,12 @@ impl Client {
                             span.record("request_id", r.as_str());
                         }
                         tracing::info!(attempt, replayed, "task submitted");
+                        // The callback URL's route speaks for this task only.
+                        if let (Some(hub), Some(url)) =
+                            (&self.inner.callbacks, request.callback_url())
+                        {
+                            hub.bindings().bind_url(request.kind, &url, &task_id);
+                        }
                         return Ok(Submitted {
                             handle: TaskHandle {
                                 kind: request.kind,
@@ -545,9 +561,16 @@ fn finish_create(
     let replayed =
         header_str(headers, "x-idempotent-replay").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     match (body.code, body.data.task_id) {
-        (200 | 0, Some(task_id)) if !task_id.is_empty() => {
+        (200 | 0, Some(task_id)) if usable_task_id(&task_id) => {
             Ok((task_id, request_id, cost, replayed))
         }
+        (200 | 0, Some(task_id)) if !task_id.is_empty() => Err(Error::Decode {
+            status: Some(200),
+            reason: "the create answer names a task id that cannot be used (a path, control \
+                     characters, or over 255 characters); resubmit with the same idempotency key"
+                .into(),
+            excerpt: crate::error::excerpt(task_id.as_bytes()),
+        }),
         (200 | 0, _) => Err(Error::Decode {
             status: Some(200),
             reason: "success response without data.task_id".into(),
@@ -568,4 +591,14 @@ fn bad_key(e: impl std::fmt::Display) -> Error {
         argument: "idempotency_key",
         message: e.to_string(),
     }
+}
+
+/// True for a task id that can be put in a status URL and a file name: 1 to 255 characters,
+/// no `/`, `\\` or control characters, and not `.` or `..`.
+pub(crate) fn usable_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id != "."
+        && id != ".."
+        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control())
 }

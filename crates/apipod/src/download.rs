@@ -51,6 +51,10 @@ pub struct DownloadOptions {
     /// power loss (default false: like curl, leave flushing to the kernel). Either way a file
     /// only appears under its final name once complete.
     pub durable: bool,
+    /// Largest result accepted, in bytes (default 8 GiB): a body that grows past it ends the
+    /// download, leaves nothing on disk, and is not retried. Disk use is bounded by us, not by
+    /// what a server sends.
+    pub max_bytes: u64,
 }
 
 impl Default for DownloadOptions {
@@ -63,6 +67,7 @@ impl Default for DownloadOptions {
             idle_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(60 * 60),
             timeout: None,
+            max_bytes: 8 * 1024 * 1024 * 1024,
             cancel: None,
             durable: false,
         }
@@ -450,7 +455,7 @@ impl Client {
             if durable {
                 file.sync_all()?;
             }
-            let sha256 = crate::callback::to_hex(&hasher.finalize());
+            let sha256 = crate::hex::to_hex(&hasher.finalize());
             Ok((written, sha256))
         });
         let mut bytes = 0u64;
@@ -474,6 +479,18 @@ impl Client {
                 Ok(Ok(Some(chunk))) => chunk,
             };
             bytes += chunk.len() as u64;
+            if bytes > options.max_bytes {
+                // Not retried: the error carries the 200 it came with.
+                break Err(Error::Download {
+                    url: url.clone(),
+                    status: Some(status),
+                    message: format!(
+                        "the result is larger than the {} bytes allowed (DownloadOptions::max_bytes)",
+                        options.max_bytes
+                    ),
+                    source: None,
+                });
+            }
             block.extend_from_slice(&chunk);
             if block.len() >= BLOCK {
                 let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK + 64 * 1024));

@@ -180,6 +180,23 @@ pub enum Error {
         source: Option<reqwest::Error>,
     },
 
+    /// A synchronous image call ([`Client::sync_images`](crate::Client::sync_images)) was
+    /// sent, but its answer was lost (connection cut, read timeout, unreadable body): APIPod
+    /// may have started, and will charge for, the generation, and no task id is known to
+    /// follow it. Never retried; see [`openai`](crate::openai) for the retry rule.
+    #[error(
+        "the synchronous image request was sent but its answer was lost ({message}); APIPod may have started (and will charge for) the generation, so it was not retried"
+    )]
+    SyncOutcomeUnknown {
+        /// What happened (never contains the key).
+        message: String,
+        /// True for a read timeout.
+        timeout: bool,
+        /// The underlying error.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+
     /// An answer arrived but could not be decoded.
     #[error("undecodable response{}: {reason}; body starts: {excerpt:?}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Decode {

@@ -30,6 +30,9 @@
 //!   [`CallbackHub`].
 //! * **Seedance asset library**: [`Client::upload_asset`] registers a file by URL,
 //!   [`Client::wait_for_asset`] waits until it can be referenced as `assetId://{id}`.
+//! * **Synchronous images** through APIPod's OpenAI-compatible API ([`openai`],
+//!   [`Client::sync_images`]): one call returns the images, falling back to waiting for the
+//!   task when the server's wait window passes; never retried in a way that could charge twice.
 //! * One [`Error`] with status, machine code, request id and task id. The API key never
 //!   appears in any output.
 //!
@@ -38,7 +41,6 @@
 
 #![warn(missing_docs)]
 
-mod adaptive;
 mod assets;
 mod callback;
 #[cfg(feature = "callback-server")]
@@ -47,8 +49,10 @@ mod client;
 mod deadline;
 mod download;
 mod error;
+mod hex;
 mod lock;
 pub mod models;
+pub mod openai;
 mod output;
 mod poll;
 pub mod raw;
@@ -56,7 +60,6 @@ mod request;
 mod retry;
 mod task;
 
-pub use adaptive::{AdaptiveConfig, AdaptivePollPolicy, schedule_ceiling};
 pub use apipod_raw::TaskStatus;
 pub use apipod_raw::contract::{self, TaskKind};
 pub use assets::{
@@ -65,7 +68,8 @@ pub use assets::{
 };
 pub use callback::{
     CallbackError, CallbackEvent, CallbackHub, CallbackSubscription, CallbackTokens,
-    DEFAULT_DEDUP_CAPACITY, Deduplicator, MAX_CALLBACK_BODY, parse_timestamp,
+    DEFAULT_BINDING_CAPACITY, DEFAULT_DEDUP_CAPACITY, Deduplicator, MAX_CALLBACK_BODY,
+    MIN_CALLBACK_SECRET_LEN, SubmissionBindings, parse_timestamp,
 };
 pub use client::{
     Client, ClientBuilder, DEFAULT_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, SubmitOptions, Submitted,
@@ -73,7 +77,7 @@ pub use client::{
 pub use download::{DownloadOptions, Downloaded, file_extension};
 pub use error::{Error, Result};
 pub use output::{Output, RESULT_URL_LIFETIME};
-pub use poll::PollPolicy;
+pub use poll::{AdaptiveConfig, AdaptivePollPolicy, PollPolicy, Schedule, schedule_ceiling};
 pub use request::{GenerationRequest, IntoRequest};
 pub use retry::RetryPolicy;
 pub use task::{Completed, Task, TaskHandle, TaskSnapshot, WaitOptions, default_timeout};

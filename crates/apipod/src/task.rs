@@ -394,7 +394,7 @@ impl Task {
 
     async fn status_once(&self) -> Result<TaskSnapshot> {
         let id = self.handle.task_id.trim();
-        if id.is_empty() || id == "." || id == ".." || id.contains('/') {
+        if !crate::client::usable_task_id(id) {
             return Err(Error::InvalidArgument {
                 argument: "task_id",
                 message: format!("{:?} is not a task id", self.handle.task_id),
@@ -423,6 +423,18 @@ impl Task {
                 request_id,
                 retry_after,
             ));
+        }
+        if body.data.task_id != self.handle.task_id {
+            // Results are named after the task id: an answer about another task must not be
+            // taken for this one.
+            return Err(Error::Decode {
+                status: Some(200),
+                reason: format!(
+                    "asked for task {:?}, the answer is about another task",
+                    self.handle.task_id
+                ),
+                excerpt: crate::error::excerpt(body.data.task_id.as_bytes()),
+            });
         }
         Ok(TaskSnapshot {
             kind: self.handle.kind,

@@ -239,7 +239,7 @@ fn completed_callback(task_id: &str) -> String {
 
 #[test]
 fn tokens_never_show_their_secret() {
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let shown = format!("{tokens:?}");
     assert!(
         !shown.contains(SECRET) && shown.contains("redacted"),
@@ -250,7 +250,11 @@ fn tokens_never_show_their_secret() {
     let token = url.rsplit('/').next().unwrap();
     assert!(token.len() * 4 >= 128, "at least 128 bits");
     assert!(tokens.verify_route(TaskKind::Image, &key, token));
-    assert!(!CallbackTokens::new("another secret").verify_route(TaskKind::Image, &key, token));
+    assert!(
+        !CallbackTokens::new(format!("another {SECRET}"))
+            .unwrap()
+            .verify_route(TaskKind::Image, &key, token)
+    );
     assert!(!tokens.verify_route(TaskKind::Image, "another-key", token));
 }
 
@@ -259,18 +263,16 @@ async fn wrong_tokens_get_404_and_wake_nothing() {
     let server = MockServer::start_async().await;
     let hub = CallbackHub::new();
     let client = client_for(&server, Some(hub.clone()));
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let receiver = CallbackReceiver::new(client, tokens.clone()).with_prefix("/hooks/apipod/");
     let base = serve(receiver.router()).await;
     let key = "submission key/with slash";
     let good = tokens.callback_url_for(&format!("{base}/hooks/apipod"), TaskKind::Image, key);
     let mut waiting = hub.subscribe("img_1");
 
-    let forged = CallbackTokens::new("guess").callback_url_for(
-        &format!("{base}/hooks/apipod"),
-        TaskKind::Image,
-        key,
-    );
+    let forged = CallbackTokens::new(format!("a guess at {SECRET}"))
+        .unwrap()
+        .callback_url_for(&format!("{base}/hooks/apipod"), TaskKind::Image, key);
     let wrong_kind = good.replace("/image/", "/video/");
     let bad_kind = good.replace("/image/", "/audio/");
     let truncated = &good[..good.len() - 1];
@@ -290,7 +292,7 @@ async fn wrong_tokens_get_404_and_wake_nothing() {
 #[tokio::test]
 async fn oversized_and_malformed_deliveries_are_refused() {
     let server = MockServer::start_async().await;
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let receiver = CallbackReceiver::new(client_for(&server, None), tokens.clone());
     let base = serve(receiver.router()).await;
     let url = tokens.callback_url_for(&base, TaskKind::Video, "k1");
@@ -325,7 +327,7 @@ async fn each_distinct_delivery_is_confirmed_once_by_refetching() {
                 .json_body(status_body("img_7", "completed"));
         })
         .await;
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let receiver = CallbackReceiver::new(client_for(&server, None), tokens.clone());
     let mut events = receiver.events();
     let base = serve(receiver.router()).await;
@@ -352,20 +354,15 @@ async fn each_distinct_delivery_is_confirmed_once_by_refetching() {
 
     // A replay is acknowledged and dropped.
     assert_eq!(deliver(&url, claimed).await, (200, "duplicate".into()));
-    // A different event for the same task is handled.
+    assert_eq!(status.calls_async().await, 1);
+    // A different event for the same task is confirmed again; the task's word wins, so a
+    // status it does not have is not delivered (and every redelivery is checked again).
     let failed = json!({"task_id": "img_7", "status": "failed", "error": "x"}).to_string();
-    assert_eq!(deliver(&url, failed.clone()).await, (200, "ok".into()));
-    let second = events.recv().await.unwrap();
-    assert_eq!(second.event.status, TaskStatus::Failed);
-    assert_eq!(
-        second.snapshot.status(),
-        &TaskStatus::Completed,
-        "the task's word wins"
-    );
+    assert_eq!(deliver(&url, failed.clone()).await.0, 503);
     assert_eq!(status.calls_async().await, 2);
-    assert_eq!(deliver(&url, failed).await, (200, "duplicate".into()));
+    assert_eq!(deliver(&url, failed).await.0, 503);
+    assert_eq!(status.calls_async().await, 3);
     assert!(events.try_recv().is_err());
-    assert_eq!(status.calls_async().await, 2);
 }
 
 #[tokio::test]
@@ -380,7 +377,7 @@ async fn unconfirmed_deliveries_are_not_published_and_can_be_redelivered() {
             }));
         })
         .await;
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let receiver = CallbackReceiver::new(client_for(&server, None), tokens.clone());
     let mut events = receiver.events();
     let base = serve(receiver.router()).await;
@@ -388,15 +385,14 @@ async fn unconfirmed_deliveries_are_not_published_and_can_be_redelivered() {
     let body = completed_callback("vid_x");
 
     for attempt in 1..=2 {
-        assert_eq!(deliver(&url, body.clone()).await.0, 200);
-        // The failed confirmation makes the receiver forget the delivery.
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while !receiver.deduplicator().is_empty() || unknown.calls_async().await < attempt {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("confirmation finished");
+        // Not confirmed: answered so that APIPod delivers it again, and not remembered.
+        let (code, text) = deliver(&url, body.clone()).await;
+        assert_eq!(code, 503, "{text}");
+        assert!(
+            !text.contains("not found"),
+            "the reason stays in our logs: {text}"
+        );
+        assert!(receiver.deduplicator().is_empty());
         assert_eq!(unknown.calls_async().await, attempt);
     }
     assert!(
@@ -447,7 +443,7 @@ async fn a_callback_finishes_a_waiting_task_at_once() {
         .await;
     let hub = CallbackHub::new();
     let client = client_for(&server, Some(hub));
-    let tokens = CallbackTokens::new(SECRET);
+    let tokens = CallbackTokens::new(SECRET).unwrap();
     let receiver = CallbackReceiver::new(client.clone(), tokens.clone());
     let base = serve(receiver.router()).await;
     let key = CallbackTokens::submission_key();
@@ -490,5 +486,384 @@ async fn a_callback_finishes_a_waiting_task_at_once() {
         completed.calls_async().await,
         1,
         "one read after the callback"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 11: callbacks cannot suppress the real completion (guarantee 3), unsafe
+// configuration fails loudly (guarantee 4), memory is bounded (guarantee 5).
+// ---------------------------------------------------------------------------------------
+
+async fn recv_within(
+    events: &mut tokio::sync::broadcast::Receiver<apipod::callback_server::ConfirmedCallback>,
+    secs: u64,
+) -> apipod::callback_server::ConfirmedCallback {
+    tokio::time::timeout(Duration::from_secs(secs), events.recv())
+        .await
+        .expect("an event within the time limit")
+        .expect("the event channel is open")
+}
+
+/// An early (or forged) `completed` arrives while the task is still processing. It is not
+/// confirmed, so it is answered with a non-2xx (APIPod redelivers), not published and not
+/// remembered; the genuine `completed` that follows is handled, published and wakes waits.
+#[tokio::test]
+async fn an_early_or_forged_completion_does_not_suppress_the_real_one() {
+    let server = MockServer::start_async().await;
+    let processing = server
+        .mock_async(|when, then| {
+            when.method("GET").path("/v1/images/status/img_1");
+            then.status(200)
+                .json_body(status_body("img_1", "processing"));
+        })
+        .await;
+    let hub = CallbackHub::new();
+    let tokens = CallbackTokens::new(SECRET).unwrap();
+    let receiver = CallbackReceiver::new(client_for(&server, Some(hub.clone())), tokens.clone());
+    let mut events = receiver.events();
+    let base = serve(receiver.router()).await;
+    let url = tokens.callback_url_for(&base, TaskKind::Image, "key-1");
+    let mut waiting = hub.subscribe("img_1");
+
+    let early = deliver(&url, completed_callback("img_1")).await;
+    // Let any (old-style) background confirmation of the early delivery finish.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while processing.calls_async().await == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the early delivery was confirmed against the task");
+    let _ = waiting.changed().now_or_never();
+    processing.delete_async().await;
+    let completed = server
+        .mock_async(|when, then| {
+            when.method("GET").path("/v1/images/status/img_1");
+            then.status(200)
+                .json_body(status_body("img_1", "completed"));
+        })
+        .await;
+
+    let genuine = deliver(&url, completed_callback("img_1")).await;
+    assert_eq!(
+        genuine,
+        (200, "ok".to_string()),
+        "the genuine completion must not be a duplicate of the unconfirmed early one"
+    );
+    assert!(
+        waiting.changed().now_or_never().is_some(),
+        "the genuine completion wakes the wait"
+    );
+    let published = recv_within(&mut events, 10).await;
+    assert_eq!(published.snapshot.status(), &TaskStatus::Completed);
+    assert_eq!(published.event.status, TaskStatus::Completed);
+    assert!(
+        events.try_recv().is_err(),
+        "exactly one event: {published:?}"
+    );
+    assert_eq!(completed.calls_async().await, 1);
+    assert_eq!(
+        early.0, 503,
+        "the early delivery is not acknowledged: {early:?}"
+    );
+    // Now it is confirmed: a repeat is a duplicate.
+    assert_eq!(
+        deliver(&url, completed_callback("img_1")).await,
+        (200, "duplicate".into())
+    );
+    assert_eq!(completed.calls_async().await, 1);
+}
+
+/// The task says `completed`, the delivery says `failed`: the delivery is not confirmed.
+/// It is refused with 503 (so APIPod redelivers), not published and not remembered; a
+/// delivery whose status the task confirms is then handled normally.
+#[tokio::test]
+async fn a_status_the_task_does_not_confirm_is_not_delivered() {
+    let server = MockServer::start_async().await;
+    let status = server
+        .mock_async(|when, then| {
+            when.method("GET").path("/v1/images/status/img_9");
+            then.status(200)
+                .json_body(status_body("img_9", "completed"));
+        })
+        .await;
+    let tokens = CallbackTokens::new(SECRET).unwrap();
+    let receiver = CallbackReceiver::new(client_for(&server, None), tokens.clone());
+    let mut events = receiver.events();
+    let base = serve(receiver.router()).await;
+    let url = tokens.callback_url_for(&base, TaskKind::Image, "key-9");
+    let failed = json!({"task_id": "img_9", "status": "failed", "error": "x"}).to_string();
+
+    for attempt in 1..=2 {
+        let (code, _) = deliver(&url, failed.clone()).await;
+        // Let any (old-style) background confirmation finish.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while status.calls_async().await < attempt {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("delivery {attempt} was confirmed against the task"));
+        assert_eq!(code, 503, "delivery {attempt} of an unconfirmed status");
+        assert!(
+            events.try_recv().is_err(),
+            "nothing unconfirmed is published"
+        );
+        assert!(
+            receiver.deduplicator().is_empty(),
+            "nothing unconfirmed is remembered"
+        );
+    }
+    assert_eq!(
+        deliver(&url, completed_callback("img_9")).await,
+        (200, "ok".into())
+    );
+    let published = recv_within(&mut events, 10).await;
+    assert_eq!(published.event.status, TaskStatus::Completed);
+    assert_eq!(receiver.deduplicator().len(), 1);
+}
+
+/// Out of process (nothing bound the route at submit), the first task confirmed on a
+/// submission's route owns it: the same (valid) URL cannot speak for another task of the
+/// same key, even one whose status would confirm.
+#[tokio::test]
+async fn a_callback_url_speaks_only_for_the_first_task_confirmed_on_it() {
+    let server = MockServer::start_async().await;
+    let mine = server
+        .mock_async(|when, then| {
+            when.method("GET").path("/v1/images/status/img_mine");
+            then.status(200)
+                .json_body(status_body("img_mine", "completed"));
+        })
+        .await;
+    let other = server
+        .mock_async(|when, then| {
+            when.method("GET").path("/v1/images/status/img_other");
+            then.status(200)
+                .json_body(status_body("img_other", "completed"));
+        })
+        .await;
+    let hub = CallbackHub::new();
+    let tokens = CallbackTokens::new(SECRET).unwrap();
+    let receiver = CallbackReceiver::new(client_for(&server, Some(hub.clone())), tokens.clone());
+    let mut events = receiver.events();
+    let base = serve(receiver.router()).await;
+    let url = tokens.callback_url_for(&base, TaskKind::Image, "key-mine");
+    let mut other_wait = hub.subscribe("img_other");
+
+    assert_eq!(
+        deliver(&url, completed_callback("img_mine")).await,
+        (200, "ok".into())
+    );
+    let published = recv_within(&mut events, 10).await;
+    assert_eq!(published.snapshot.task_id(), "img_mine");
+    assert_eq!(mine.calls_async().await, 1);
+
+    let (code, body) = deliver(&url, completed_callback("img_other")).await;
+    // Let any (old-style) background confirmation finish.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        events.try_recv().is_err(),
+        "a route bound to img_mine published an event for img_other"
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        !body.contains("img_mine"),
+        "the refusal names no task: {body}"
+    );
+    assert_eq!(
+        other.calls_async().await,
+        0,
+        "refused before any status read"
+    );
+    assert!(
+        other_wait.changed().now_or_never().is_none(),
+        "refused before waking anything"
+    );
+    // The route's own task is still served.
+    let failed = json!({"task_id": "img_mine", "status": "completed", "request_id": "again"});
+    assert_eq!(
+        deliver(&url, failed.to_string()).await,
+        (200, "duplicate".into())
+    );
+}
+
+/// The normal flow against the local fake APIPod: `submit` with a callback URL binds its
+/// route to the task it created, so a delivery on that URL for another task (here one that
+/// never finishes, whose status would confirm) is refused even before the real callback
+/// arrives, and the real callback is published.
+#[tokio::test]
+async fn submit_binds_the_callback_url_to_the_task_it_created() {
+    use apipod::SubmitOptions;
+    use apipod::models::SeedreamV45;
+
+    let mock = apipod_mock::MockServer::start_with(
+        apipod_mock::MockConfig::fast()
+            .durations(Duration::from_millis(10), Duration::from_millis(1500)),
+    )
+    .await;
+    let hub = CallbackHub::new();
+    let client = Client::builder()
+        .api_key("sk-test-key")
+        .base_url(mock.base_url())
+        .callbacks(hub.clone())
+        .build()
+        .unwrap();
+    let tokens = CallbackTokens::new(SECRET).unwrap();
+    let receiver = CallbackReceiver::new(client.clone(), tokens.clone());
+    let mut events = receiver.events();
+    let base = serve(receiver.router()).await;
+
+    let key_a = CallbackTokens::submission_key();
+    let url_a = tokens.callback_url_for(&base, TaskKind::Image, &key_a);
+    let a = client
+        .submit_with(
+            SeedreamV45::new("task a").callback_url(url_a.clone()),
+            SubmitOptions::idempotency_key(key_a),
+        )
+        .await
+        .unwrap();
+    let b = client
+        .submit(SeedreamV45::new("task b [mock:stuck]"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let b_now = client
+        .status(TaskKind::Image, &b.handle.task_id)
+        .await
+        .unwrap();
+    assert_eq!(b_now.status(), &TaskStatus::Processing);
+
+    let forged = json!({"task_id": b.handle.task_id, "status": "processing"}).to_string();
+    let (code, _) = deliver(&url_a, forged).await;
+
+    let first = recv_within(&mut events, 20).await;
+    assert_eq!(
+        first.snapshot.task_id(),
+        a.handle.task_id,
+        "the first event published for A's route is about A"
+    );
+    assert_eq!(first.snapshot.status(), &TaskStatus::Completed);
+    assert_eq!(code, 403, "A's route refuses to speak for B");
+    assert!(events.try_recv().is_err());
+}
+
+/// Waits that end without any callback (timeout, cancellation, drop) leave nothing in the
+/// hub; neither do waits a callback ended.
+#[tokio::test]
+async fn hub_entries_go_away_when_waits_end_without_callbacks() {
+    const WAITS: usize = 20;
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method("GET")
+                .path_matches(r"^/v1/images/status/img_leak_\d+$");
+            then.status(200)
+                .json_body(status_body("img_leak", "processing"));
+        })
+        .await;
+    let hub = CallbackHub::new();
+    let client = client_for(&server, Some(hub.clone()));
+    let waits = (0..WAITS).map(|i| {
+        let mut handle = TaskHandle::from_id(TaskKind::Image, format!("img_leak_{i}"));
+        handle.callback_url = Some("https://example.com/cb/image/k/t".into());
+        let options = WaitOptions::timeout(Duration::from_millis(300))
+            .with_poll(PollPolicy::Fixed(Duration::from_millis(50)));
+        let task = client.task(handle);
+        async move { task.wait_with(options).await }
+    });
+    for outcome in futures::future::join_all(waits).await {
+        assert!(matches!(outcome, Err(Error::Timeout { .. })), "{outcome:?}");
+    }
+    assert_eq!(hub.len(), 0, "entries left by {WAITS} waits that timed out");
+
+    // Subscriptions dropped directly; an entry lives as long as its last subscription.
+    let first = hub.subscribe("img_x");
+    let second = hub.subscribe("img_x");
+    let _other = hub.subscribe("img_y");
+    assert_eq!(hub.len(), 2);
+    drop(first);
+    assert_eq!(hub.len(), 2, "img_x still has a subscriber");
+    assert!(hub.notify("img_x"));
+    drop(second);
+    assert_eq!(hub.len(), 1);
+    assert!(!hub.notify("img_x"));
+    drop(_other);
+    assert!(hub.is_empty());
+}
+
+/// No callback example in the docs reads a secret with a silent fallback.
+#[test]
+fn no_callback_doc_example_falls_back_silently() {
+    fn docs(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                docs(&path, out);
+            } else if path.to_string_lossy().contains("callback")
+                && path.extension().is_some_and(|e| e == "rs")
+            {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for line in text.lines() {
+                    let t = line.trim_start();
+                    if t.starts_with("///") || t.starts_with("//!") {
+                        out.push((path.display().to_string(), t.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    docs(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut lines,
+    );
+    assert!(lines.len() > 100, "the callback docs were read");
+    let silent: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.contains("unwrap_or_default") || l.contains("unwrap_or(\""))
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "silent fallbacks in doc examples: {silent:#?}"
+    );
+}
+
+/// A callback secret shorter than 32 bytes is refused with a typed error naming the
+/// setting, never a panic or a silently weak token; 32 bytes and more are accepted.
+#[test]
+fn short_callback_secrets_are_refused_with_a_typed_error() {
+    for short in [
+        "",
+        "s",
+        "secret-a",
+        &"x".repeat(apipod::MIN_CALLBACK_SECRET_LEN - 1),
+    ] {
+        match CallbackTokens::new(short) {
+            Err(Error::Config { setting, message }) => {
+                assert_eq!(setting, "callback_secret");
+                assert!(message.contains("32"), "{message}");
+                if short.len() > 4 {
+                    assert!(
+                        !message.contains(short),
+                        "the secret is not echoed: {message}"
+                    );
+                }
+            }
+            other => panic!("a {}-byte secret was accepted: {other:?}", short.len()),
+        }
+    }
+    assert_eq!(apipod::MIN_CALLBACK_SECRET_LEN, 32);
+    let tokens = CallbackTokens::new([7u8; 32]).expect("32 bytes are enough");
+    assert!(
+        tokens.verify_route(
+            TaskKind::Image,
+            "k",
+            tokens
+                .callback_url_for("https://h.example", TaskKind::Image, "k")
+                .rsplit('/')
+                .next()
+                .unwrap()
+        )
     );
 }

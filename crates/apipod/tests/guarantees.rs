@@ -74,7 +74,7 @@ async fn a_submit_deadline_bounds_retries_and_keeps_the_key() {
         other => panic!("{other}"),
     }
     assert_within(started.elapsed(), Duration::from_secs(10));
-    assert!(server.seen_on("create").len() >= 1);
+    assert!(!server.seen_on("create").is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -403,4 +403,52 @@ async fn bad_arguments_are_their_own_error_and_send_nothing() {
         "{err}"
     );
     assert!(server.seen().is_empty());
+}
+
+// Answers from a hostile server (found by the CLI's hostile-server pass).
+
+#[tokio::test(start_paused = true)]
+async fn unusable_task_ids_in_a_create_answer_are_refused() {
+    let server = Scripted::start().await;
+    server.push("create", [Reply::created("../../x")]);
+    let err = client(&server.base_url)
+        .submit(apipod::models::SeedreamV45::new("p"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_status_answer_about_another_task_is_refused() {
+    let server = Scripted::start().await;
+    server.push("status", [Reply::status("img_other", "processing")]);
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(&server.base_url)
+        .retry_policy(apipod::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client
+        .task_by_id(TaskKind::Image, "img_1")
+        .status()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn downloads_stop_at_their_size_limit_and_leave_nothing() {
+    let base = serve(axum::Router::new().route("/file", get(|| async { endless() }))).await;
+    let client = Client::builder().api_key("k").base_url(&base).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = DownloadOptions {
+        max_bytes: 256 * 1024,
+        ..DownloadOptions::default()
+    };
+    let err = client
+        .download(&Output::new("img_1", 0, format!("{base}/file")), dir.path(), &options)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

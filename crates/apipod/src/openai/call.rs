@@ -3,49 +3,24 @@
 use std::time::{Duration, SystemTime};
 
 use apipod_raw::contract::TaskKind;
-use apipod_raw::openai::{self as rules, EDITS_PATH};
+use apipod_raw::openai::EDITS_PATH;
 use apipod_raw::types;
-use base64::Engine as _;
-use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, Result};
-use crate::output::Output;
-use crate::retry::{self, RetryPolicy, header_str};
+use crate::retry::{self, RetryPolicy};
 use crate::task::{TaskHandle, WaitOptions, default_timeout};
 
+use super::answer::{Answer, Failure, decode, error_answer, read_bounded};
 use super::request::ImageEdit;
-use super::result::{Delivery, SyncImage, SyncResult, Usage};
+use super::result::{Delivery, SyncImage, SyncResult};
 use super::{SyncImages, SyncOptions};
 
 /// What is sent.
 pub(super) enum Payload<'a> {
     Json(types::OpenAiImageGenerationRequest),
     Form(&'a ImageEdit),
-}
-
-/// A decoded 200 answer.
-struct Answer {
-    body: types::OpenAiImagesResponse,
-    headers: HeaderMap,
-}
-
-/// Why an attempt did not return images.
-enum Failure {
-    /// 504 `sync_image_timeout` naming the task that keeps running.
-    WindowPassed {
-        task_id: String,
-        request_id: Option<String>,
-        cost: Option<String>,
-    },
-    Error(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Error(e)
-    }
 }
 
 /// The retry rule of the synchronous calls: wait and send again only when the server cannot
@@ -79,7 +54,7 @@ pub(crate) fn retry_delay(
 }
 
 /// A transport error of a sent request: retryable only if the connection never opened.
-fn transport_failure(e: reqwest::Error) -> Error {
+pub(super) fn transport_failure(e: reqwest::Error) -> Error {
     if e.is_connect() {
         return Error::transport(e);
     }
@@ -149,8 +124,9 @@ impl SyncImages<'_> {
                     inner.gate.pause_for(delay);
                 }
                 tracing::info!(attempt, ?delay, error = %err, "refused before anything was accepted; retrying");
-                if !retry::sleep_cancellable(delay, &cancel).await {
-                    return Err(Error::Cancelled { task_id: None });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: None }),
                 }
             };
             let Failure::WindowPassed { task_id, request_id, cost } = failure else {
@@ -173,7 +149,26 @@ impl SyncImages<'_> {
             if let Some(poll) = options.poll.clone() {
                 wait = wait.with_poll(poll);
             }
-            let done = self.client.task(handle).wait_with(wait).await?;
+            // The wait's timeout reports the time of the whole call, not of the wait alone.
+            let done = self
+                .client
+                .task(handle)
+                .wait_with(wait)
+                .await
+                .map_err(|e| match e {
+                    Error::Timeout {
+                        task_id,
+                        last,
+                        idempotency_key,
+                        ..
+                    } => Error::Timeout {
+                        task_id,
+                        elapsed: started.elapsed(),
+                        last,
+                        idempotency_key,
+                    },
+                    other => other,
+                })?;
             Ok(SyncResult {
                 images: done.outputs().into_iter().map(SyncImage::Url).collect(),
                 usage: None,
@@ -251,94 +246,6 @@ impl SyncImages<'_> {
     }
 }
 
-/// The whole body of a 200 answer, failing above [`rules::MAX_RESPONSE_BODY`].
-async fn read_bounded(mut response: reqwest::Response) -> std::result::Result<Vec<u8>, Failure> {
-    let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
-        if out.len() + chunk.len() > rules::MAX_RESPONSE_BODY {
-            return Err(Error::decode(
-                Some(200),
-                format!("the answer is larger than {} bytes", rules::MAX_RESPONSE_BODY),
-                &out,
-            )
-            .into());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// An error answer: 504 `sync_image_timeout` naming a task, or an [`Error`].
-async fn error_answer(response: reqwest::Response) -> Failure {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = match retry::read_capped(response, retry::MAX_ERROR_BODY).await {
-        Ok(b) => b,
-        Err(e) => return transport_failure(e).into(),
-    };
-    if status == 504
-        && let Ok(parsed) = serde_json::from_slice::<types::OpenAiErrorResponse>(&body)
-        && parsed.error.code.as_deref() == Some(rules::TIMEOUT_CODE)
-        && let Some(task_id) = rules::task_id_from_message(&parsed.error.message)
-    {
-        return Failure::WindowPassed {
-            task_id: task_id.to_string(),
-            request_id: header_str(&headers, "x-request-id"),
-            cost: header_str(&headers, "x-request-cost"),
-        };
-    }
-    retry::api_error(status, &headers, &body).into()
-}
-
-/// The images of a 200 answer.
-fn decode(answer: Answer, attempts: u32) -> Result<SyncResult> {
-    let request_id = header_str(&answer.headers, "x-request-id");
-    let stem = request_id.clone().unwrap_or_else(|| "image".into());
-    if let Some(r) = &request_id {
-        tracing::Span::current().record("request_id", r.as_str());
-    }
-    let mut images = Vec::with_capacity(answer.body.data.len());
-    for (index, image) in answer.body.data.into_iter().enumerate() {
-        images.push(match (image.b64_json, image.url) {
-            (Some(b64), _) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map_err(|e| {
-                        Error::decode(Some(200), format!("data[{index}].b64_json: {e}"), b64.as_bytes())
-                    })?;
-                SyncImage::Inline {
-                    index,
-                    bytes: bytes.into(),
-                }
-            }
-            (None, Some(url)) => SyncImage::Url(Output::new(stem.clone(), index, url)),
-            (None, None) => {
-                return Err(Error::decode(
-                    Some(200),
-                    format!("data[{index}] has neither b64_json nor url"),
-                    b"",
-                ));
-            }
-        });
-    }
-    let usage = answer.body.usage.map(|u| Usage {
-        prompt_tokens: u.prompt_tokens,
-        completion_tokens: u.completion_tokens,
-        total_tokens: u.total_tokens,
-    });
-    Ok(SyncResult {
-        images,
-        usage,
-        created: u64::try_from(answer.body.created)
-            .ok()
-            .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s))),
-        request_id,
-        cost: header_str(&answer.headers, "x-request-cost"),
-        delivery: Delivery::Direct,
-        attempts,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,7 +273,11 @@ mod tests {
         assert_eq!(retry_delay(&api(429, Some(3600)), &policy, backoff), None);
         // Answers that may come after the task was created: final.
         for status in [400, 401, 402, 404, 408, 500, 502, 503, 504] {
-            assert_eq!(retry_delay(&api(status, Some(1)), &policy, backoff), None, "{status}");
+            assert_eq!(
+                retry_delay(&api(status, Some(1)), &policy, backoff),
+                None,
+                "{status}"
+            );
         }
         let lost = Error::SyncOutcomeUnknown {
             message: "connection reset".into(),

@@ -1,15 +1,20 @@
 //! Typed requests of the synchronous images API, validated before anything is sent.
 
 use std::fmt;
-use std::path::Path;
-
-use apipod_raw::contract;
-use apipod_raw::openai::{self as rules, Refusal, Route, SyncParams};
-use bytes::Bytes;
 
 use crate::error::{Error, Result};
+use apipod_raw::contract;
+use apipod_raw::openai::{self as rules, Refusal, Route, SyncParams};
+
+pub use super::input::EditImage;
 
 /// How the images come back in the answer.
+///
+/// ```
+/// use apipod::openai::ResponseFormat;
+/// assert_eq!("url".parse::<ResponseFormat>(), Ok(ResponseFormat::Url));
+/// assert_eq!(ResponseFormat::default().as_str(), "b64_json");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ResponseFormat {
@@ -204,76 +209,6 @@ impl ImageGeneration {
         }
         Ok(body)
     }
-
-    pub(crate) fn wants_inline(&self) -> bool {
-        self.common.response_format.unwrap_or_default() == ResponseFormat::B64Json
-    }
-}
-
-/// One input file of an edit: its bytes, the file name sent with it and its media type.
-#[derive(Clone, PartialEq)]
-pub struct EditImage {
-    pub(crate) file_name: String,
-    pub(crate) content_type: &'static str,
-    pub(crate) bytes: Bytes,
-}
-
-impl fmt::Debug for EditImage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EditImage")
-            .field("file_name", &self.file_name)
-            .field("content_type", &self.content_type)
-            .field("bytes", &self.bytes.len())
-            .finish()
-    }
-}
-
-impl EditImage {
-    /// An image from memory; its media type is read from its first bytes (PNG, JPEG, WebP,
-    /// GIF), else `application/octet-stream`.
-    pub fn new(file_name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
-        let bytes = bytes.into();
-        EditImage {
-            file_name: file_name.into(),
-            content_type: sniff(&bytes),
-            bytes,
-        }
-    }
-
-    /// Reads an image file.
-    pub async fn from_path(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = tokio::fs::read(path).await.map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into());
-        Ok(EditImage::new(name, bytes))
-    }
-
-    /// Its size in bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// True when it has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-}
-
-/// The media type of an image from its signature.
-pub(crate) fn sniff(bytes: &[u8]) -> &'static str {
-    match bytes {
-        [0x89, b'P', b'N', b'G', ..] => "image/png",
-        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
-        [b'G', b'I', b'F', b'8', ..] => "image/gif",
-        _ => "application/octet-stream",
-    }
 }
 
 /// A synchronous image edit (`POST /openai/v1/images/edits`, sent as
@@ -350,10 +285,6 @@ impl ImageEdit {
         out.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
         out
     }
-
-    pub(crate) fn wants_inline(&self) -> bool {
-        self.common.response_format.unwrap_or_default() == ResponseFormat::B64Json
-    }
 }
 
 fn refused<T>(outcome: std::result::Result<T, Refusal>) -> Result<()> {
@@ -391,7 +322,11 @@ mod tests {
         let edit = ImageEdit::new("gpt-image-2", "x").background(Background::Opaque);
         assert_eq!(
             edit.text_fields(),
-            vec![("model", "gpt-image-2".into()), ("prompt", "x".into()), ("background", "opaque".into())]
+            vec![
+                ("model", "gpt-image-2".into()),
+                ("prompt", "x".into()),
+                ("background", "opaque".into())
+            ]
         );
     }
 
@@ -404,11 +339,16 @@ mod tests {
         let eleven = (0..11).fold(ImageEdit::new("gpt-image-2", "x"), |e, i| {
             e.image(EditImage::new(format!("{i}.png"), vec![0u8; 4]))
         });
-        assert!(eleven.validate().unwrap_err().to_string().contains("at most 10"));
+        assert!(
+            eleven
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 10")
+        );
         let big = ImageEdit::new("gpt-image-2", "x")
             .image(EditImage::new("big.png", vec![0u8; 10 * 1024 * 1024 + 1]));
         assert!(big.validate().unwrap_err().to_string().contains("bytes"));
         assert_eq!("url".parse::<ResponseFormat>(), Ok(ResponseFormat::Url));
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0"), "image/jpeg");
     }
 }

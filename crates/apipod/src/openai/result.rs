@@ -11,7 +11,7 @@ use crate::download::{DownloadOptions, Downloaded};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
-use super::request::sniff;
+use super::input::sniff;
 
 /// Token usage reported with the images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use apipod_raw::contract::PollingHint;
 
-use crate::poll::PollPolicy;
+use super::schedule::Schedule;
 
 /// Settings of an [`AdaptivePollPolicy`].
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +63,9 @@ pub struct AdaptiveConfig {
     pub start_margin: f64,
     /// Downward jitter of each interval, 0.0-0.5 (default 0.15).
     pub jitter: f64,
-    /// The schedule before a model is learned (default: the SDK's default policy).
-    pub fallback: PollPolicy,
+    /// The schedule before a model is learned (default: APIPod's staged guidance, the SDK's
+    /// default).
+    pub fallback: Schedule,
 }
 
 impl Default for AdaptiveConfig {
@@ -75,7 +76,7 @@ impl Default for AdaptiveConfig {
             start_quantile: 0.02,
             start_margin: 0.9,
             jitter: 0.15,
-            fallback: PollPolicy::default(),
+            fallback: Schedule::default(),
         }
     }
 }

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use apipod_raw::contract::PollingHint;
 
-use crate::adaptive::AdaptivePollPolicy;
+mod adaptive;
+mod schedule;
+
+pub use adaptive::{AdaptiveConfig, AdaptivePollPolicy, schedule_ceiling};
+pub use schedule::Schedule;
 
 /// How often a wait reads the task's status.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,30 +68,20 @@ impl PollPolicy {
     /// policy uses its fallback schedule).
     pub fn delay(&self, age: Duration, hint: Option<PollingHint>) -> Duration {
         match self {
-            PollPolicy::Fixed(d) => *d,
+            PollPolicy::Fixed(d) => Schedule::Fixed(*d).delay(age, hint),
             PollPolicy::Adaptive(learner) => learner.config().fallback.delay(age, hint),
             PollPolicy::Staged {
                 early,
                 middle,
                 late,
                 jitter,
-            } => {
-                let j = jitter.clamp(0.0, 0.5);
-                let factor = 1.0 - j + fastrand::f64() * 2.0 * j;
-                if age < Duration::from_secs(30) {
-                    match hint {
-                        // The model's own interval, jittered, kept inside the docs' 2-3 s band.
-                        Some(h) => Duration::from_millis(h.interval_ms)
-                            .mul_f64(factor)
-                            .clamp(Duration::from_secs(2), Duration::from_secs(3)),
-                        None => early.mul_f64(factor),
-                    }
-                } else if age < Duration::from_secs(120) {
-                    middle.mul_f64(factor)
-                } else {
-                    late.mul_f64(factor)
-                }
+            } => Schedule::Staged {
+                early: *early,
+                middle: *middle,
+                late: *late,
+                jitter: *jitter,
             }
+            .delay(age, hint),
         }
     }
 }
