@@ -17,7 +17,7 @@ use apipod_raw::types;
 use crate::error::{Error, Result};
 
 mod requests;
-mod status;
+pub(crate) mod status;
 
 pub use status::AssetStatus;
 

@@ -62,7 +62,7 @@ use crate::callback::{
     SubmissionBindings,
 };
 use crate::client::Client;
-use crate::task::TaskSnapshot;
+use crate::snapshot::TaskSnapshot;
 
 /// How many confirmed events [`CallbackReceiver::events`] buffers for a slow subscriber
 /// before it starts missing some.

@@ -9,10 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::deadline::{Deadline, Expired};
+use crate::error::http;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::retry::{self, RetryPolicy};
-use crate::task::Completed;
+use crate::retry::RetryPolicy;
+use crate::snapshot::Completed;
 
 /// How results are downloaded.
 ///
@@ -390,7 +391,7 @@ impl Client {
             })?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
-            let retry_after = retry::retry_after(response.headers());
+            let retry_after = http::retry_after(response.headers());
             let error = if matches!(status, 404 | 410) && output.is_expired() {
                 expired_error(output, Some(status))
             } else if matches!(status, 404 | 410) {
@@ -413,7 +414,7 @@ impl Client {
             };
             return Err(Failure { error, retry_after });
         }
-        let content_type = retry::header_str(response.headers(), "content-type");
+        let content_type = http::header_str(response.headers(), "content-type");
         let expected = response.content_length();
         let ext = file_extension(content_type.as_deref(), &output.url);
         let name = format!("{}-{}.{ext}", safe_stem(&output.task_id), output.index);

@@ -49,15 +49,18 @@ mod client;
 mod deadline;
 mod download;
 mod error;
+mod handle;
 mod hex;
 mod lock;
 pub mod models;
 pub mod openai;
+mod options;
 mod output;
 mod poll;
 pub mod raw;
 mod request;
 mod retry;
+mod snapshot;
 mod task;
 
 pub use apipod_raw::TaskStatus;
@@ -71,16 +74,17 @@ pub use callback::{
     DEFAULT_BINDING_CAPACITY, DEFAULT_DEDUP_CAPACITY, Deduplicator, MAX_CALLBACK_BODY,
     MIN_CALLBACK_SECRET_LEN, SubmissionBindings, parse_timestamp,
 };
-pub use client::{
-    Client, ClientBuilder, DEFAULT_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, SubmitOptions, Submitted,
-};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, Submitted};
 pub use download::{DownloadOptions, Downloaded, file_extension};
 pub use error::{Error, Result};
+pub use handle::TaskHandle;
+pub use options::{SubmitOptions, WaitOptions, default_timeout};
 pub use output::{Output, RESULT_URL_LIFETIME};
 pub use poll::{AdaptiveConfig, AdaptivePollPolicy, PollPolicy, Schedule, schedule_ceiling};
 pub use request::{GenerationRequest, IntoRequest};
 pub use retry::RetryPolicy;
-pub use task::{Completed, Task, TaskHandle, TaskSnapshot, WaitOptions, default_timeout};
+pub use snapshot::{Completed, TaskSnapshot};
+pub use task::Task;
 pub use tokio_util::sync::CancellationToken;
 
 /// The workspace README's Rust examples, compiled as doctests so they cannot rot.

@@ -4,8 +4,6 @@ use std::time::{Duration, SystemTime};
 
 use apipod_raw::types;
 
-use crate::task::TaskSnapshot;
-
 /// How long APIPod keeps result URLs after completion (about 24 h).
 pub const RESULT_URL_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -48,15 +46,6 @@ impl Output {
     pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
         self.expires_at = Some(expires_at);
         self
-    }
-
-    /// The outputs of a snapshot (empty unless it has results).
-    pub fn from_snapshot(snap: &TaskSnapshot) -> Vec<Output> {
-        Self::from_result(
-            snap.task_id(),
-            snap.detail.result.as_ref(),
-            snap.completed_at(),
-        )
     }
 
     /// The outputs of a decoded `result` (either wire form).

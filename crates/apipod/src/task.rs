@@ -1,287 +1,24 @@
-//! Tasks: stored handles, status snapshots, waiting and update streams.
+//! Tasks: reading status, waiting under one deadline, and update streams.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use apipod_raw::TaskStatus;
 use apipod_raw::contract::{self, TaskKind};
-use apipod_raw::types;
 use futures::Stream;
-use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::client::Client;
 use crate::deadline::{Deadline, Expired};
+use crate::error::http::{self, header_str};
 use crate::error::{Error, Result};
-use crate::output::Output;
-use crate::poll::PollPolicy;
-use crate::retry::{self, header_str};
-
-/// Everything needed to find a task again, in this process or another one.
-///
-/// Serialise it (JSON, a database row) right after submitting; [`Client::task`] turns it back
-/// into a [`Task`] to wait on. The idempotency key lets you re-submit the same request
-/// without creating a second task if you lost the submit's answer.
-///
-/// ```
-/// use apipod::TaskHandle;
-/// let json = r#"{"kind":"image","model":"seedream-v4.5","task_id":"img_1","idempotency_key":"k","submitted_at":1786358400}"#;
-/// let handle: TaskHandle = serde_json::from_str(json)?;
-/// assert_eq!(handle.task_id, "img_1");
-/// assert!(handle.submitted_at.is_some());
-/// assert_eq!(serde_json::from_str::<TaskHandle>(&serde_json::to_string(&handle)?)?, handle);
-/// // A handle stored without a submit time is honest about it.
-/// let bare: TaskHandle = serde_json::from_str(r#"{"kind":"video","task_id":"vid_1"}"#)?;
-/// assert_eq!(bare.submitted_at, None);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskHandle {
-    /// Image or video.
-    #[serde(with = "kind_serde")]
-    pub kind: TaskKind,
-    /// Model id (empty when unknown, e.g. a task looked up by id).
-    #[serde(default)]
-    pub model: String,
-    /// APIPod's task id.
-    pub task_id: String,
-    /// The key the task was created with (empty when unknown).
-    #[serde(default)]
-    pub idempotency_key: String,
-    /// When the task was submitted (Unix seconds in JSON), when known. A wait on a handle
-    /// without it starts APIPod's staged schedule from the beginning and teaches the
-    /// adaptive poll policy nothing.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "unix_seconds"
-    )]
-    pub submitted_at: Option<SystemTime>,
-    /// The callback URL given at submit, when any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_url: Option<String>,
-}
-
-mod kind_serde {
-    use super::TaskKind;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(kind: &TaskKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(kind.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TaskKind, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-mod unix_seconds {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::{Duration, SystemTime};
-
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => {
-                let secs = t
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64();
-                s.serialize_f64((secs * 1000.0).round() / 1000.0)
-            }
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
-        let Some(secs) = Option::<f64>::deserialize(d)? else {
-            return Ok(None);
-        };
-        Duration::try_from_secs_f64(secs)
-            .ok()
-            .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("submitted_at must be Unix seconds in range"))
-    }
-}
-
-/// Longest age a stored submit time is believed for: APIPod's results expire after about
-/// 24 h, so a handle claiming a task older than a week holds a wrong (or default) time.
-const MAX_PLAUSIBLE_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
-impl TaskHandle {
-    /// The submit time, when known and plausible (not in the future, not over a week ago).
-    fn plausible_submit_time(&self) -> Option<SystemTime> {
-        let at = self.submitted_at?;
-        let age = SystemTime::now().duration_since(at).ok()?;
-        (age <= MAX_PLAUSIBLE_AGE).then_some(at)
-    }
-
-    /// How long ago the task was submitted, when the handle knows (plausibly).
-    pub fn age(&self) -> Option<Duration> {
-        let at = self.plausible_submit_time()?;
-        SystemTime::now().duration_since(at).ok()
-    }
-
-    /// A handle for a task known only by kind and id.
-    pub fn from_id(kind: TaskKind, task_id: impl Into<String>) -> Self {
-        Self {
-            kind,
-            model: String::new(),
-            task_id: task_id.into(),
-            idempotency_key: String::new(),
-            submitted_at: None,
-            callback_url: None,
-        }
-    }
-}
-
-/// One read of a task's state.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct TaskSnapshot {
-    /// Image or video.
-    pub kind: TaskKind,
-    /// The decoded `data` object, as generated from the spec (see [`raw`](Self::raw)).
-    pub(crate) detail: types::TaskDetail,
-    /// `X-Request-ID` of the status read.
-    pub request_id: Option<String>,
-    /// `Retry-After` sent with the status, if any.
-    pub retry_after: Option<Duration>,
-}
-
-impl TaskSnapshot {
-    /// Builds a snapshot from a decoded `data` object of the generated wire layer.
-    pub fn from_raw(kind: TaskKind, detail: crate::raw::types::TaskDetail) -> Self {
-        Self {
-            kind,
-            detail,
-            request_id: None,
-            retry_after: None,
-        }
-    }
-
-    /// The task id.
-    pub fn task_id(&self) -> &str {
-        &self.detail.task_id
-    }
-
-    /// The status (unknown values kept).
-    pub fn status(&self) -> &TaskStatus {
-        &self.detail.status
-    }
-
-    /// Progress 0-100, when reported.
-    pub fn progress(&self) -> Option<u8> {
-        self.detail.progress.map(|p| p.clamp(0, 100) as u8)
-    }
-
-    /// Machine-readable failure code, when reported.
-    pub fn error_code(&self) -> Option<&str> {
-        self.detail.error_code.as_deref()
-    }
-
-    /// Failure message: `error_message` (images) or `error` (videos).
-    pub fn error_message(&self) -> Option<&str> {
-        self.detail
-            .error_message
-            .as_deref()
-            .or(self.detail.error.as_deref())
-    }
-
-    /// The decoded `data` object exactly as the generated wire layer holds it, for fields
-    /// this type has no accessor for.
-    pub fn raw(&self) -> &crate::raw::types::TaskDetail {
-        &self.detail
-    }
-
-    /// When the task finished, when reported.
-    pub fn completed_at(&self) -> Option<SystemTime> {
-        let secs = u64::try_from(self.detail.completed_at?).ok()?;
-        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-    }
-
-    /// The results (empty until completed).
-    pub fn outputs(&self) -> Vec<Output> {
-        Output::from_snapshot(self)
-    }
-
-    fn changed_from(&self, other: Option<&TaskSnapshot>) -> bool {
-        other.is_none_or(|o| {
-            o.detail.status != self.detail.status || o.detail.progress != self.detail.progress
-        })
-    }
-}
-
-/// A completed task with its results.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Completed {
-    /// The final snapshot.
-    pub snapshot: TaskSnapshot,
-    /// The task's handle.
-    pub handle: TaskHandle,
-}
-
-impl Completed {
-    /// The results, in order.
-    pub fn outputs(&self) -> Vec<Output> {
-        self.snapshot.outputs()
-    }
-
-    /// The task id.
-    pub fn task_id(&self) -> &str {
-        self.snapshot.task_id()
-    }
-}
-
-/// How long and how to wait.
-#[derive(Debug, Clone, Default)]
-pub struct WaitOptions {
-    /// Overall deadline for the whole wait (default 10 min for images, 30 min for videos,
-    /// 10 min for assets).
-    pub timeout: Option<Duration>,
-    /// Stops waiting when cancelled (the task keeps running on APIPod).
-    pub cancel: Option<CancellationToken>,
-    /// Polling policy (default: the client's).
-    pub poll: Option<PollPolicy>,
-    /// How many consecutive reads may report a status this SDK does not know before giving
-    /// up (default 120).
-    pub max_unknown_reads: Option<u32>,
-}
-
-impl WaitOptions {
-    /// Options with this deadline.
-    pub fn timeout(d: Duration) -> Self {
-        Self {
-            timeout: Some(d),
-            ..Self::default()
-        }
-    }
-
-    /// Adds a cancellation token.
-    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
-        self.cancel = Some(token);
-        self
-    }
-
-    /// Sets the polling policy.
-    pub fn with_poll(mut self, poll: PollPolicy) -> Self {
-        self.poll = Some(poll);
-        self
-    }
-}
-
-/// Default overall wait deadline for a kind of task.
-pub fn default_timeout(kind: TaskKind) -> Duration {
-    match kind {
-        TaskKind::Image => Duration::from_secs(10 * 60),
-        TaskKind::Video => Duration::from_secs(30 * 60),
-    }
-}
+use crate::handle::TaskHandle;
+use crate::options::{SubmitOptions, WaitOptions, default_timeout};
+use crate::request::IntoRequest;
+use crate::snapshot::{Completed, TaskSnapshot};
 
 /// A task on APIPod: read it, wait for it, or stream its updates.
 #[derive(Debug, Clone)]
@@ -409,14 +146,14 @@ impl Task {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Err(retry::from_raw(e).await),
+            Err(e) => return Err(http::from_raw(e).await),
         };
         let headers = response.headers().clone();
         let body = response.into_inner();
         let request_id = header_str(&headers, "x-request-id");
-        let retry_after = retry::retry_after(&headers);
+        let retry_after = http::retry_after(&headers);
         if body.code != 200 && body.code != 0 {
-            return Err(retry::classify_body(
+            return Err(http::classify_body(
                 body.code,
                 None,
                 body.message,
@@ -634,5 +371,39 @@ impl Task {
         }
         .instrument(span)
         .await
+    }
+}
+
+impl Client {
+    /// A task to wait on or inspect, from a stored handle.
+    pub fn task(&self, handle: TaskHandle) -> Task {
+        Task::new(self.clone(), handle)
+    }
+
+    /// A task from its kind and id alone (e.g. typed by a user).
+    pub fn task_by_id(&self, kind: TaskKind, task_id: impl Into<String>) -> Task {
+        self.task(TaskHandle::from_id(kind, task_id))
+    }
+
+    /// Reads a task's state once (status reads are retried like any idempotent call).
+    pub async fn status(&self, kind: TaskKind, task_id: &str) -> Result<TaskSnapshot> {
+        self.task_by_id(kind, task_id).status().await
+    }
+
+    /// Submits and waits for the result in one call.
+    pub async fn generate(&self, request: impl IntoRequest) -> Result<Completed> {
+        let submitted = self.submit(request).await?;
+        self.task(submitted.handle).wait().await
+    }
+
+    /// Submits and waits with explicit options.
+    pub async fn generate_with(
+        &self,
+        request: impl IntoRequest,
+        submit: SubmitOptions,
+        wait: WaitOptions,
+    ) -> Result<Completed> {
+        let submitted = self.submit_with(request, submit).await?;
+        self.task(submitted.handle).wait_with(wait).await
     }
 }

@@ -439,14 +439,22 @@ async fn a_status_answer_about_another_task_is_refused() {
 #[tokio::test]
 async fn downloads_stop_at_their_size_limit_and_leave_nothing() {
     let base = serve(axum::Router::new().route("/file", get(|| async { endless() }))).await;
-    let client = Client::builder().api_key("k").base_url(&base).build().unwrap();
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(&base)
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let options = DownloadOptions {
         max_bytes: 256 * 1024,
         ..DownloadOptions::default()
     };
     let err = client
-        .download(&Output::new("img_1", 0, format!("{base}/file")), dir.path(), &options)
+        .download(
+            &Output::new("img_1", 0, format!("{base}/file")),
+            dir.path(),
+            &options,
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");

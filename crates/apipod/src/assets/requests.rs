@@ -10,9 +10,9 @@ use tracing::Instrument;
 
 use super::{Asset, AssetStatus, AssetUpload, DEFAULT_ASSET_TIMEOUT, bare_asset_id};
 use crate::client::Client;
+use crate::error::http::{self, header_str};
 use crate::error::{Error, Result};
-use crate::retry::{self, header_str};
-use crate::task::WaitOptions;
+use crate::options::WaitOptions;
 
 impl Client {
     /// Registers a file in the Seedance asset library (`POST /v1/assets`).
@@ -52,7 +52,7 @@ impl Client {
                     let _permit = self.acquire().await;
                     match self.inner.raw.create_asset(&body).await {
                         Ok(r) => finish(r),
-                        Err(e) => Err(retry::from_raw(e).await),
+                        Err(e) => Err(http::from_raw(e).await),
                     }
                 };
                 let err = match outcome {
@@ -243,7 +243,7 @@ impl Client {
         let _permit = self.acquire().await;
         match self.inner.raw.get_asset(id).await {
             Ok(r) => finish(r),
-            Err(e) => Err(retry::from_raw(e).await),
+            Err(e) => Err(http::from_raw(e).await),
         }
     }
 }
@@ -253,10 +253,10 @@ fn finish(response: apipod_raw::ResponseValue<types::AssetResponse>) -> Result<A
     let headers: HeaderMap = response.headers().clone();
     let body = response.into_inner();
     let request_id = header_str(&headers, "x-request-id");
-    let retry_after = retry::retry_after(&headers);
+    let retry_after = http::retry_after(&headers);
     tracing::trace!(code = body.code, message = %body.message, asset_id = %body.data.asset_id, "asset response");
     if body.code != 200 && body.code != 0 {
-        return Err(retry::classify_body(
+        return Err(http::classify_body(
             body.code,
             None,
             body.message,

@@ -5,7 +5,7 @@ use apipod_raw::contract::TaskKind;
 use super::event::CallbackEvent;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::task::TaskSnapshot;
+use crate::snapshot::TaskSnapshot;
 
 impl CallbackEvent {
     /// True when `snapshot` (the task re-read with your key, e.g. by

@@ -8,11 +8,10 @@ use apipod_raw::types;
 use base64::Engine as _;
 use reqwest::header::HeaderMap;
 
+use crate::error::http::{self, header_str};
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::retry::{self, header_str};
 
-use super::call::transport_failure;
 use super::result::{Delivery, SyncImage, SyncResult, Usage};
 
 /// A decoded 200 answer.
@@ -64,7 +63,7 @@ pub(super) async fn read_bounded(
 pub(super) async fn error_answer(response: reqwest::Response) -> Failure {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = match retry::read_capped(response, retry::MAX_ERROR_BODY).await {
+    let body = match http::read_capped(response, http::MAX_ERROR_BODY).await {
         Ok(b) => b,
         Err(e) => return transport_failure(e).into(),
     };
@@ -79,7 +78,7 @@ pub(super) async fn error_answer(response: reqwest::Response) -> Failure {
             cost: header_str(&headers, "x-request-cost"),
         };
     }
-    retry::api_error(status, &headers, &body).into()
+    http::api_error(status, &headers, &body).into()
 }
 
 /// The images of a 200 answer.
@@ -133,4 +132,18 @@ pub(super) fn decode(answer: Answer, attempts: u32) -> Result<SyncResult> {
         delivery: Delivery::Direct,
         attempts,
     })
+}
+
+/// A transport error of a sent request: retryable only if the connection never opened.
+pub(super) fn transport_failure(e: reqwest::Error) -> Error {
+    if e.is_connect() {
+        return Error::transport(e);
+    }
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    Error::SyncOutcomeUnknown {
+        message: e.to_string(),
+        timeout,
+        source: Some(e),
+    }
 }

@@ -8,11 +8,13 @@ use apipod_raw::types;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::error::http;
 use crate::error::{Error, Result};
-use crate::retry::{self, RetryPolicy};
-use crate::task::{TaskHandle, WaitOptions, default_timeout};
+use crate::handle::TaskHandle;
+use crate::options::{WaitOptions, default_timeout};
+use crate::retry::RetryPolicy;
 
-use super::answer::{Answer, Failure, decode, error_answer, read_bounded};
+use super::answer::{Answer, Failure, decode, error_answer, read_bounded, transport_failure};
 use super::request::ImageEdit;
 use super::result::{Delivery, SyncImage, SyncResult};
 use super::{SyncImages, SyncOptions};
@@ -50,20 +52,6 @@ pub(crate) fn retry_delay(
             ..
         } if *ra <= policy.max_retry_after => Some((*ra).max(Duration::from_millis(1))),
         _ => None,
-    }
-}
-
-/// A transport error of a sent request: retryable only if the connection never opened.
-pub(super) fn transport_failure(e: reqwest::Error) -> Error {
-    if e.is_connect() {
-        return Error::transport(e);
-    }
-    let timeout = e.is_timeout();
-    let e = e.without_url();
-    Error::SyncOutcomeUnknown {
-        message: e.to_string(),
-        timeout,
-        source: Some(e),
     }
 }
 
@@ -205,7 +193,7 @@ impl SyncImages<'_> {
                 Err(progenitor_client::Error::UnexpectedResponse(response)) => {
                     Err(error_answer(response).await)
                 }
-                Err(other) => Err(retry::from_raw(other).await.into()),
+                Err(other) => Err(http::from_raw(other).await.into()),
             },
             Payload::Form(edit) => {
                 let mut form = reqwest::multipart::Form::new();
@@ -251,7 +239,7 @@ mod tests {
     use super::*;
 
     fn api(status: u16, retry_after: Option<u64>) -> Error {
-        retry::classify(
+        http::classify(
             status,
             None,
             "x".into(),

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use apipod_raw::contract::Violation;
 
-use crate::assets::AssetStatus;
-use crate::task::TaskSnapshot;
+use crate::assets::status::AssetStatus;
+use crate::snapshot::TaskSnapshot;
+
+pub(crate) mod http;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,287 @@
+//! Submitting a task: validation, one idempotency key for every attempt, retries under the
+//! shared rate-limit gate and one deadline.
+
+use std::time::SystemTime;
+
+use apipod_raw::contract::TaskKind;
+use apipod_raw::types;
+use tracing::Instrument;
+
+use super::Client;
+use crate::deadline::{Deadline, Expired};
+use crate::error::http::{self, header_str};
+use crate::error::{Error, Result};
+use crate::handle::TaskHandle;
+use crate::options::SubmitOptions;
+use crate::request::{Body, IntoRequest};
+
+use super::MAX_IDEMPOTENCY_KEY_LEN;
+
+/// The result of a submit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    /// The task, ready to store and wait on.
+    pub handle: TaskHandle,
+    /// `X-Request-ID` of the successful attempt.
+    pub request_id: Option<String>,
+    /// `X-Request-Cost`, when APIPod reported one.
+    pub cost: Option<String>,
+    /// True when APIPod replayed an earlier create with the same key (no new task).
+    pub replayed: bool,
+    /// HTTP attempts made (1 when nothing was retried).
+    pub attempts: u32,
+}
+
+impl Client {
+    /// Submits a task with a generated idempotency key. See [`Client::submit_with`].
+    pub async fn submit(&self, request: impl IntoRequest) -> Result<Submitted> {
+        self.submit_with(request, SubmitOptions::default()).await
+    }
+
+    /// Validates and submits a task.
+    ///
+    /// Every attempt carries the same `Idempotency-Key`, so retries after timeouts, dropped
+    /// connections or 5xx answers can never create (or charge for) a second task. A 429
+    /// pauses every submit of this client until its `Retry-After` has passed. A `code` other
+    /// than 200 inside an HTTP 200 body is an error.
+    pub async fn submit_with(
+        &self,
+        request: impl IntoRequest,
+        options: SubmitOptions,
+    ) -> Result<Submitted> {
+        let request = request.into_request()?;
+        let key = match options.idempotency_key {
+            Some(k)
+                if k.is_empty()
+                    || k.len() > MAX_IDEMPOTENCY_KEY_LEN
+                    || reqwest::header::HeaderValue::from_str(&k).is_err() =>
+            {
+                return Err(Error::InvalidArgument {
+                    argument: "idempotency_key",
+                    message: format!(
+                        "an Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters that can be sent in an HTTP header"
+                    ),
+                });
+            }
+            Some(k) => k,
+            None => format!("apipod-rs-{}", uuid::Uuid::now_v7()),
+        };
+        let cancel = options.cancel.unwrap_or_default();
+        let span = tracing::info_span!(
+            "apipod.submit",
+            model = %request.model,
+            kind = %request.kind,
+            task_id = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        );
+        async {
+            let mut schedule = self.inner.retry.schedule();
+            let mut attempt = 0u32;
+            let deadline = Deadline::after(options.timeout);
+            let timed_out = || Error::Timeout {
+                task_id: None,
+                elapsed: deadline.elapsed(),
+                last: None,
+                idempotency_key: Some(key.clone()),
+            };
+            loop {
+                attempt += 1;
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled { task_id: None });
+                }
+                match deadline.run(self.inner.gate.wait(&cancel)).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Error::Cancelled { task_id: None }),
+                    Err(Expired) => return Err(timed_out()),
+                }
+                tracing::debug!(attempt, "create attempt");
+                let outcome = match deadline
+                    .run(self.create_once(&request.kind, &request.body, &key))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(Expired) => return Err(timed_out()),
+                };
+                match outcome {
+                    Ok((task_id, request_id, cost, replayed)) => {
+                        let span = tracing::Span::current();
+                        span.record("task_id", task_id.as_str());
+                        if let Some(r) = &request_id {
+                            span.record("request_id", r.as_str());
+                        }
+                        tracing::info!(attempt, replayed, "task submitted");
+                        // The callback URL's route speaks for this task only.
+                        if let (Some(hub), Some(url)) =
+                            (&self.inner.callbacks, request.callback_url())
+                        {
+                            hub.bindings().bind_url(request.kind, &url, &task_id);
+                        }
+                        return Ok(Submitted {
+                            handle: TaskHandle {
+                                kind: request.kind,
+                                model: request.model.clone(),
+                                task_id,
+                                idempotency_key: key,
+                                submitted_at: Some(SystemTime::now()),
+                                callback_url: request.callback_url(),
+                            },
+                            request_id,
+                            cost,
+                            replayed,
+                            attempts: attempt,
+                        });
+                    }
+                    Err(err) => {
+                        let Some(delay) = self.inner.retry.delay_for(&err, schedule.next())
+                        else {
+                            tracing::warn!(attempt, error = %err, "create failed");
+                            return Err(err);
+                        };
+                        if matches!(err, Error::RateLimited { .. }) {
+                            self.inner.gate.pause_for(delay);
+                        }
+                        tracing::info!(attempt, ?delay, error = %err, "create failed; retrying with the same idempotency key");
+                        tokio::select! {
+                            r = deadline.sleep(delay) => if r.is_err() { return Err(timed_out()) },
+                            _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: None }),
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One create attempt: (task id, request id, cost, replayed).
+    async fn create_once(
+        &self,
+        kind: &TaskKind,
+        body: &Body,
+        key: &str,
+    ) -> Result<(String, Option<String>, Option<String>, bool)> {
+        let _permit = self.acquire().await;
+        let raw = &self.inner.raw;
+        let response = match (kind, body) {
+            (_, Body::Image(b)) => {
+                let key = key.parse().map_err(bad_key)?;
+                raw.create_image_generation(Some(&key), b).await
+            }
+            (_, Body::Video(b)) => {
+                let key = key.parse().map_err(bad_key)?;
+                raw.create_video_generation(Some(&key), b).await
+            }
+            (kind, Body::Raw(value)) => return self.create_raw(*kind, value, key).await,
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return Err(http::from_raw(e).await),
+        };
+        let headers = response.headers().clone();
+        let body = response.into_inner();
+        tracing::trace!(code = body.code, message = %body.message, task_id = ?body.data.task_id, "create response");
+        finish_create(body, &headers)
+    }
+
+    /// The raw escape hatch: the same request as the generated create, with any JSON body.
+    async fn create_raw(
+        &self,
+        kind: TaskKind,
+        body: &serde_json::Value,
+        key: &str,
+    ) -> Result<(String, Option<String>, Option<String>, bool)> {
+        let url = format!("{}/v1/{}s/generations", self.inner.base_url, kind.as_str());
+        let mut request = self
+            .inner
+            .http
+            .post(url)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .build()
+            .map_err(Error::transport)?;
+        self.inner.state.apply(request.headers_mut());
+        let response = self
+            .inner
+            .http
+            .execute(request)
+            .await
+            .map_err(Error::transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if status != 200 {
+            let bytes = http::read_capped(response, http::MAX_ERROR_BODY)
+                .await
+                .map_err(Error::transport)?;
+            return Err(http::api_error(status, &headers, &bytes));
+        }
+        // The same bound as the generated client's answers.
+        let limit = apipod_raw::limit::MAX_RESPONSE_BODY;
+        let bytes = http::read_capped(response, limit + 1)
+            .await
+            .map_err(Error::transport)?;
+        if bytes.len() > limit {
+            return Err(Error::Decode {
+                status: Some(status),
+                reason: apipod_raw::limit::BodyTooLarge { limit }.to_string(),
+                excerpt: crate::error::excerpt(&bytes),
+            });
+        }
+        match serde_json::from_slice::<types::SubmitTaskResponse>(&bytes) {
+            Ok(parsed) => finish_create(parsed, &headers),
+            Err(e) => {
+                Err(http::from_raw(apipod_raw::Error::InvalidResponsePayload(bytes, e)).await)
+            }
+        }
+    }
+}
+
+fn finish_create(
+    body: types::SubmitTaskResponse,
+    headers: &reqwest::header::HeaderMap,
+) -> Result<(String, Option<String>, Option<String>, bool)> {
+    let request_id = header_str(headers, "x-request-id");
+    let cost = header_str(headers, "x-request-cost");
+    let replayed =
+        header_str(headers, "x-idempotent-replay").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    match (body.code, body.data.task_id) {
+        (200 | 0, Some(task_id)) if usable_task_id(&task_id) => {
+            Ok((task_id, request_id, cost, replayed))
+        }
+        (200 | 0, Some(task_id)) if !task_id.is_empty() => Err(Error::Decode {
+            status: Some(200),
+            reason: "the create answer names a task id that cannot be used (a path, control \
+                     characters, or over 255 characters); resubmit with the same idempotency key"
+                .into(),
+            excerpt: crate::error::excerpt(task_id.as_bytes()),
+        }),
+        (200 | 0, _) => Err(Error::Decode {
+            status: Some(200),
+            reason: "success response without data.task_id".into(),
+            excerpt: String::new(),
+        }),
+        (code, _) => Err(http::classify_body(
+            code,
+            body.data.error_code,
+            body.message,
+            request_id,
+            http::retry_after(headers),
+        )),
+    }
+}
+
+fn bad_key(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument {
+        argument: "idempotency_key",
+        message: e.to_string(),
+    }
+}
+
+/// True for a task id that can be put in a status URL and a file name: 1 to 255 characters,
+/// no `/`, `\\` or control characters, and not `.` or `..`.
+pub(crate) fn usable_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id != "."
+        && id != ".."
+        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}

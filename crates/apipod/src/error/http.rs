@@ -1,0 +1,244 @@
+//! How APIPod's answers become [`Error`]s: the HTTP status, the body's `code`, the two
+//! error envelopes, `Retry-After` and `X-Request-ID`, read from bodies we bound ourselves.
+
+use std::time::Duration;
+
+use apipod_raw::types;
+use reqwest::header::HeaderMap;
+
+use super::{Error, excerpt};
+
+pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `Retry-After` in seconds (integer or decimal), or `retry-after-ms`.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64((ms / 1000.0).min(86_400.0)));
+    }
+    let secs = header_str(headers, "retry-after")?.parse::<f64>().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// The most of an error answer's body that is read (64 KiB): enough for any error envelope,
+/// and what a quoted excerpt comes from. The rest is never read.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Reads at most `cap` bytes of `response`'s body and drops the rest.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<bytes::Bytes, reqwest::Error> {
+    let mut out = bytes::BytesMut::new();
+    while out.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - out.len());
+                out.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) => break,
+            // A body cut off at the client's own limit still has its first bytes.
+            Err(e) if apipod_raw::limit::body_too_large(&e).is_some() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out.freeze())
+}
+
+/// Turns an APIPod error answer (HTTP status + headers + body) into an [`Error`].
+pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let request_id = header_str(headers, "x-request-id");
+    let retry_after = retry_after(headers);
+    tracing::trace!(status, request_id = ?request_id, body = %excerpt(body), "APIPod error body");
+    let parsed: Option<types::ErrorResponse> = serde_json::from_slice(body).ok();
+    let (code, message) = match &parsed {
+        Some(e) => {
+            let code = e
+                .error
+                .as_ref()
+                .and_then(|d| d.code.clone())
+                .or_else(|| e.data.as_ref().and_then(|d| d.error_code.clone()));
+            let message = e
+                .error
+                .as_ref()
+                .and_then(|d| d.message.clone())
+                .or_else(|| e.message.clone())
+                .unwrap_or_default();
+            (code, message)
+        }
+        None => (None, String::new()),
+    };
+    let message = if message.is_empty() {
+        if parsed.is_none() && !body.is_empty() {
+            excerpt(body)
+        } else {
+            format!("HTTP {status}")
+        }
+    } else {
+        message
+    };
+    classify(status, code, message, request_id, retry_after)
+}
+
+/// The error for an HTTP error answer (`status` is the HTTP status).
+pub(crate) fn classify(
+    status: u16,
+    code: Option<String>,
+    message: String,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    classify_as(status, status, None, code, message, request_id, retry_after)
+}
+
+/// The error for an HTTP 200 whose body reports `body_code` (not 200 or 0): the body's code
+/// decides the kind of error, and both numbers are kept apart in [`Error::Api`].
+pub(crate) fn classify_body(
+    body_code: i64,
+    code: Option<String>,
+    message: String,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    let class = u16::try_from(body_code)
+        .ok()
+        .filter(|c| (100..=599).contains(c))
+        .unwrap_or(500);
+    classify_as(
+        200,
+        class,
+        Some(body_code),
+        code,
+        message,
+        request_id,
+        retry_after,
+    )
+}
+
+fn classify_as(
+    http_status: u16,
+    class: u16,
+    body_code: Option<i64>,
+    code: Option<String>,
+    message: String,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    match (class, code.as_deref()) {
+        (402, _) | (_, Some("insufficient_quota")) => Error::InsufficientQuota {
+            message,
+            request_id,
+        },
+        (_, Some("idempotency_conflict")) => Error::IdempotencyConflict {
+            message,
+            request_id,
+        },
+        (429, _) | (_, Some("rate_limit_exceeded")) => Error::RateLimited {
+            retry_after,
+            request_id,
+            message,
+        },
+        _ => Error::Api {
+            status: http_status,
+            body_code,
+            code,
+            message,
+            request_id,
+            retry_after,
+        },
+    }
+}
+
+/// Maps a failed generated-client call to an [`Error`], reading the body of unexpected
+/// answers. `InvalidResponsePayload` (HTTP 200 whose body is not the success shape) is
+/// checked for an error envelope first (`code != 200` without `data`).
+pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
+    use progenitor_client::Error as E;
+    match err {
+        E::CommunicationError(e) | E::ResponseBodyError(e) => {
+            match apipod_raw::limit::body_too_large(&e) {
+                Some(too_large) => Error::Decode {
+                    status: e.status().map(|s| s.as_u16()),
+                    reason: too_large.to_string(),
+                    excerpt: String::new(),
+                },
+                None => Error::transport(e),
+            }
+        }
+        E::UnexpectedResponse(resp) => {
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            match read_capped(resp, MAX_ERROR_BODY).await {
+                Ok(body) => api_error(status, &headers, &body),
+                Err(e) => Error::transport(e),
+            }
+        }
+        E::InvalidResponsePayload(bytes, e) => {
+            match serde_json::from_slice::<types::ErrorResponse>(&bytes) {
+                Ok(body) if body.code.is_some_and(|c| c != 200 && c != 0) => {
+                    let code = body.code.unwrap_or_default();
+                    classify_body(
+                        code,
+                        body.data.and_then(|d| d.error_code),
+                        body.message.unwrap_or_default(),
+                        None,
+                        None,
+                    )
+                }
+                _ => Error::decode(Some(200), e, &bytes),
+            }
+        }
+        E::InvalidRequest(message) | E::Custom(message) => Error::InvalidArgument {
+            argument: "request",
+            message,
+        },
+        other => Error::Decode {
+            status: other.status().map(|s| s.as_u16()),
+            reason: other.to_string(),
+            excerpt: String::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn both_error_shapes_are_normalised() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("req_1"));
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        let e = api_error(
+            429,
+            &h,
+            br#"{"code":429,"message":"Rate limit exceeded","data":{"type":"rate_limit_error","error_code":"rate_limit_exceeded"}}"#,
+        );
+        assert!(
+            matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+        );
+        assert_eq!(e.request_id(), Some("req_1"));
+        assert!(e.is_retryable());
+        let e = api_error(
+            401,
+            &HeaderMap::new(),
+            br#"{"error":{"message":"Authentication required.","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+        );
+        assert_eq!(e.code(), Some("invalid_api_key"));
+        assert_eq!(e.status(), Some(401));
+        assert!(!e.is_retryable());
+        let e = api_error(502, &HeaderMap::new(), b"<html>bad gateway</html>");
+        assert_eq!(e.status(), Some(502));
+        assert!(e.to_string().contains("bad gateway"));
+        assert!(e.is_retryable());
+    }
+}
