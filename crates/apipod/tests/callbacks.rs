@@ -754,14 +754,15 @@ async fn submit_binds_the_callback_url_to_the_task_it_created() {
 async fn hub_entries_go_away_when_waits_end_without_callbacks() {
     const WAITS: usize = 20;
     let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method("GET")
-                .path_matches(r"^/v1/images/status/img_leak_\d+$");
-            then.status(200)
-                .json_body(status_body("img_leak", "processing"));
-        })
-        .await;
+    for i in 0..WAITS {
+        let id = format!("img_leak_{i}");
+        server
+            .mock_async(|when, then| {
+                when.method("GET").path(format!("/v1/images/status/{id}"));
+                then.status(200).json_body(status_body(&id, "processing"));
+            })
+            .await;
+    }
     let hub = CallbackHub::new();
     let client = client_for(&server, Some(hub.clone()));
     let waits = (0..WAITS).map(|i| {
