@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(secret) if !secret.is_empty() => CallbackTokens::new(secret)?,
         _ => {
             eprintln!("APIPOD_CALLBACK_SECRET is not set: using a random secret for this run");
-            CallbackTokens::random()
+            CallbackTokens::random()?
         }
     };
     let port: u16 = std::env::var("APIPOD_CALLBACK_PORT")

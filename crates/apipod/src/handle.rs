@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Everything needed to find a task again, in this process or another one.
 ///
-/// Serialise it (JSON, a database row) right after submitting; [`Client::task`] turns it back
-/// into a [`Task`] to wait on. The idempotency key lets you re-submit the same request
+/// Serialise it (JSON, a database row) right after submitting; [`Client::task`](crate::Client::task) turns it back
+/// into a [`Task`](crate::Task) to wait on. The idempotency key lets you re-submit the same request
 /// without creating a second task if you lost the submit's answer.
 ///
 /// ```

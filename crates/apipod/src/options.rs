@@ -64,7 +64,7 @@ pub struct SubmitOptions {
     /// Overall deadline of the submit: the rate-limit gate, every attempt and every retry
     /// sleep are capped by it (default none: each attempt is bounded by the client's request
     /// timeout and the retry budget). When it passes the submit ends with
-    /// [`Error::Timeout`] carrying the idempotency key, so it can be resumed without a second
+    /// [`Error::Timeout`](crate::Error::Timeout) carrying the idempotency key, so it can be resumed without a second
     /// task.
     pub timeout: Option<Duration>,
 }

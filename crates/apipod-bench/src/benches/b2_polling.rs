@@ -89,7 +89,7 @@ async fn hybrid(tasks: usize) -> anyhow::Result<serde_json::Value> {
         .http_client(http_client())
         .callbacks(hub.clone())
         .build()?;
-    let tokens = CallbackTokens::random();
+    let tokens = CallbackTokens::random()?;
     let receiver = CallbackReceiver::new(client.clone(), tokens.clone());
     let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let app = receiver.router().layer(axum::middleware::from_fn({

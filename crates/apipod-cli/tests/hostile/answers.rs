@@ -15,11 +15,11 @@ use crate::support::*;
 async fn server_text_cannot_drive_the_terminal() {
     let nasty = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\r";
     let failed = json!({"code": 200, "message": "success", "data": {
-        "task_id": format!("img_{nasty}"), "status": "failed",
+        "task_id": "img_failed", "status": "failed",
         "error_code": format!("E{nasty}"), "error_message": format!("boom{nasty}"),
     }});
     let weird = json!({"code": 200, "message": "success", "data": {
-        "task_id": "img_w", "status": format!("thinking{nasty}"), "progress": 5,
+        "task_id": "img_weird", "status": format!("thinking{nasty}"), "progress": 5,
     }});
     let server = start(move |_| {
         Router::new()

@@ -23,14 +23,17 @@ use crate::support::*;
 async fn redirects_never_carry_the_key_to_another_host() {
     // The download host: serves anything, and answers API paths without checking a key.
     let other = start(|base| {
-        let status = completed("img_r", &[format!("{base}/files/0.png")]);
+        let base = base.to_string();
         Router::new()
             .route(
                 "/v1/images/status/{id}",
-                get(move || {
-                    let status = status.clone();
-                    async move { json_answer(StatusCode::OK, &status) }
-                }),
+                // Answers about whichever task was asked for.
+                get(
+                    move |axum::extract::Path(id): axum::extract::Path<String>| {
+                        let status = completed(&id, &[format!("{base}/files/0.png")]);
+                        async move { json_answer(StatusCode::OK, &status) }
+                    },
+                ),
             )
             .route("/files/{*rest}", get(|| async { png() }))
             .fallback(|| async {
@@ -88,7 +91,7 @@ async fn redirects_never_carry_the_key_to_another_host() {
                     async move {
                         redirect(
                             StatusCode::TEMPORARY_REDIRECT,
-                            &format!("{to}/v1/images/status/img_r"),
+                            &format!("{to}/v1/images/status/img_moved"),
                         )
                     }
                 }),
@@ -194,7 +197,7 @@ async fn redirects_never_carry_the_key_to_another_host() {
     let other_hits = other.seen.hits();
     for path in [
         "/files/0.png",
-        "/v1/images/status/img_r",
+        "/v1/images/status/img_moved",
         "/v1/images/generations",
     ] {
         assert!(

@@ -20,7 +20,7 @@ type Route = (TaskKind, String);
 /// The first binding of a route wins. [`Client::submit`](crate::Client::submit) binds the
 /// route of the request's `callback_url` to the task it created, when the client has a
 /// [`CallbackHub`](crate::CallbackHub) (whose bindings a
-/// [`CallbackReceiver`](crate::callback_server::CallbackReceiver) of that client uses).
+/// `CallbackReceiver` (feature `callback-server`) of that client uses).
 /// A route nothing bound (say, a task submitted by another process) is bound by the
 /// receiver to the first task confirmed on it. Memory is bounded: past `capacity` routes
 /// the oldest binding is forgotten (its route is then bound again by its next confirmed

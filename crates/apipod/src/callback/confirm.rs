@@ -29,7 +29,7 @@ impl Client {
     /// URL). Fails when the task is unknown to this key (APIPod answers 404), or when the
     /// answer is about another task. The snapshot's status may differ from the event's:
     /// the delivery is confirmed only when [`CallbackEvent::is_confirmed_by`] the snapshot,
-    /// which is what [`CallbackReceiver`](crate::callback_server::CallbackReceiver) checks
+    /// which is what `CallbackReceiver` (feature `callback-server`) checks
     /// before it publishes or remembers a delivery.
     ///
     /// ```no_run

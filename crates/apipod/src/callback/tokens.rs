@@ -93,13 +93,19 @@ impl CallbackTokens {
     /// Tokens under a fresh 512-bit secret from the operating system's random source.
     /// They verify only in this process: use [`new`](Self::new) with a stored secret when
     /// callbacks must survive a restart.
-    pub fn random() -> Self {
+    ///
+    /// Fails (with [`Error::Config`]) only when the operating system cannot provide random
+    /// bytes; it never panics.
+    pub fn random() -> Result<Self> {
         let mut secret = [0u8; 64];
-        getrandom::fill(&mut secret).expect("the operating system's random source is available");
+        getrandom::fill(&mut secret).map_err(|e| Error::Config {
+            setting: "callback_secret",
+            message: format!("the operating system's random source failed: {e}"),
+        })?;
         // 64 bytes are one SHA-256 block: HMAC's own key size, so no hashing or padding.
-        Self {
+        Ok(Self {
             mac: <Hmac<Sha256> as KeyInit>::new(&secret.into()),
-        }
+        })
     }
 
     /// A fresh submission key (`apipod-rs-<UUIDv7>`): URL-safe and usable as the submit's
@@ -217,8 +223,8 @@ mod tests {
         // Upper-case hex is the same token.
         assert!(a.verify("image/k1", &token.to_uppercase()));
         assert_ne!(
-            CallbackTokens::random().mint("x"),
-            CallbackTokens::random().mint("x")
+            CallbackTokens::random().unwrap().mint("x"),
+            CallbackTokens::random().unwrap().mint("x")
         );
         assert!(!format!("{a:?}").contains("secret-a"));
     }

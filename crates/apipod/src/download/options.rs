@@ -16,7 +16,7 @@ use crate::retry::RetryPolicy;
 /// ```
 #[derive(Debug, Clone)]
 pub struct DownloadOptions {
-    /// Most downloads in flight at once in [`Client::download_all`] (default 4).
+    /// Most downloads in flight at once in [`Client::download_all`](crate::Client::download_all) (default 4).
     pub concurrency: usize,
     /// Replace a file that already exists (default false: such a download fails and the
     /// existing file is left alone).
@@ -25,7 +25,7 @@ pub struct DownloadOptions {
     /// errors, cut connections, 408, 429 and 5xx are retried; every retry starts the file
     /// from scratch. `Retry-After` is honoured up to the policy's `max_retry_after`.
     pub retry: Option<RetryPolicy>,
-    /// Try outputs whose URL has probably expired (past [`Output::expires_at`]) instead of
+    /// Try outputs whose URL has probably expired (past [`Output::expires_at`](crate::Output::expires_at)) instead of
     /// failing at once (default false).
     pub allow_expired: bool,
     /// Longest pause between two pieces of a body before the attempt is abandoned
@@ -38,7 +38,7 @@ pub struct DownloadOptions {
     pub cancel: Option<CancellationToken>,
     /// Overall deadline of one output's download, retries and their sleeps included
     /// (default none: each attempt is bounded by `attempt_timeout` and `idle_timeout`).
-    /// When it passes, the download ends with [`Error::Timeout`] and leaves nothing on disk.
+    /// When it passes, the download ends with [`Error::Timeout`](crate::Error::Timeout) and leaves nothing on disk.
     pub timeout: Option<Duration>,
     /// `fsync` each file (and its directory) before reporting it saved, so it survives a
     /// power loss (default false: like curl, leave flushing to the kernel). Either way a file

@@ -88,8 +88,9 @@ struct History {
     start: Option<f64>,
 }
 
-/// A polling policy that learns each model's typical duration. See the [module
-/// docs](self). Share one instance between all waits of a process (it is `Sync`).
+/// A polling policy that learns each model's typical duration: it sleeps through the time
+/// in which a model's tasks almost never finish, then polls at the slowest rate the
+/// documented schedule allows. Share one instance between all waits of a process (it is `Sync`).
 #[derive(Debug, Default)]
 pub struct AdaptivePollPolicy {
     config: AdaptiveConfig,
