@@ -35,10 +35,12 @@ impl Client {
     /// ```no_run
     /// # async fn demo(client: apipod::Client, done: apipod::Completed) -> apipod::Result<()> {
     /// use apipod::DownloadOptions;
-    /// let file = client
-    ///     .download(&done.outputs()[0], "out".as_ref(), &DownloadOptions::default())
-    ///     .await?;
-    /// println!("{} ({} bytes)", file.path.display(), file.bytes);
+    /// for output in done.outputs() {
+    ///     let file = client
+    ///         .download(&output, "out".as_ref(), &DownloadOptions::default())
+    ///         .await?;
+    ///     println!("{} ({} bytes)", file.path.display(), file.bytes);
+    /// }
     /// # Ok(()) }
     /// ```
     pub async fn download(
