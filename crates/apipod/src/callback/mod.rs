@@ -24,13 +24,14 @@
 //! behind an axum router and wakes waits through the [`CallbackHub`].
 //!
 //! Layout (each module imports only those above it): `error`, `timestamp` → `event` →
-//! `tokens` → `binding`, `dedup` → `hub` → `confirm` (the one that uses the client).
+//! `tokens` → `binding`, `dedup` → `hub`. Nothing here uses the client: confirmation
+//! (`Client::confirm`) is a client operation, in `client/confirm.rs`, so the client can hold a
+//! hub without the two modules depending on each other.
 
 mod binding;
-mod confirm;
 mod dedup;
 mod error;
-mod event;
+pub(crate) mod event;
 pub(crate) mod hub;
 mod timestamp;
 mod tokens;

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::poll::PollPolicy;
 use crate::retry::{RateGate, RetryPolicy};
 
+mod confirm;
 mod submit;
 
 pub use submit::Submitted;

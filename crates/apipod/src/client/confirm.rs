@@ -2,8 +2,8 @@
 
 use apipod_raw::contract::TaskKind;
 
-use super::event::CallbackEvent;
-use crate::client::Client;
+use super::Client;
+use crate::callback::event::CallbackEvent;
 use crate::error::{Error, Result};
 use crate::snapshot::TaskSnapshot;
 
