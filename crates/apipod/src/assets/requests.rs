@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use apipod_raw::types;
 use reqwest::header::HeaderMap;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{Asset, AssetStatus, AssetUpload, DEFAULT_ASSET_TIMEOUT, bare_asset_id};
 use crate::client::Client;
+use crate::deadline::Deadline;
 use crate::error::http::{self, header_str};
 use crate::error::{Error, Result};
 use crate::options::WaitOptions;
@@ -148,8 +148,7 @@ impl Client {
     }
 
     async fn wait_asset(&self, id: &str, options: WaitOptions) -> Result<Asset> {
-        let started = Instant::now();
-        let deadline = started + options.timeout.unwrap_or(DEFAULT_ASSET_TIMEOUT);
+        let deadline = Deadline::after(Some(options.timeout.unwrap_or(DEFAULT_ASSET_TIMEOUT)));
         let cancel = options.cancel.unwrap_or_default();
         let poll = options.poll.unwrap_or_else(|| self.inner.poll.clone());
         let max_unknown = options.max_unknown_reads.unwrap_or(120);
@@ -160,22 +159,21 @@ impl Client {
         let mut last_status: Option<AssetStatus> = None;
         let timed_out = || Error::Timeout {
             task_id: None,
-            elapsed: started.elapsed(),
+            elapsed: deadline.elapsed(),
             last: None,
             idempotency_key: None,
         };
         let cancelled = || Error::Cancelled { task_id: None };
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
             if cancel.is_cancelled() {
                 return Err(cancelled());
             }
-            if remaining.is_zero() {
+            if deadline.expired() {
                 tracing::info!(last = ?last_status, "asset wait timed out");
                 return Err(timed_out());
             }
             let read = tokio::select! {
-                r = tokio::time::timeout(remaining, Box::pin(self.read_asset(id))) => r,
+                r = deadline.run(Box::pin(self.read_asset(id))) => r,
                 _ = cancel.cancelled() => return Err(cancelled()),
             };
             let delay = match read {
@@ -193,7 +191,7 @@ impl Client {
                         tracing::debug!(status = %asset.status(), "asset update");
                         last_status = Some(asset.status().clone());
                     }
-                    let mut delay = poll.delay(started.elapsed(), None);
+                    let mut delay = poll.delay(deadline.elapsed(), None);
                     match asset.status() {
                         AssetStatus::Active => return Ok(asset),
                         s if s.is_unusable() => {
@@ -230,7 +228,7 @@ impl Client {
                     delay
                 }
             };
-            let wake = (Instant::now() + delay).min(deadline);
+            let wake = deadline.wake_after(delay);
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = cancel.cancelled() => return Err(cancelled()),
