@@ -13,9 +13,12 @@
 //!   OpenAPI files, when a docs checkout is present.
 //! * [`struct_fields`]: the JSON field names a generated struct knows, read from serde.
 //! * [`schema_check`]: a small OpenAPI-schema checker for examples.
+//! * [`redis_server`]: a throwaway `redis-server` on a free loopback port, for the
+//!   coordination tests.
 
 #![warn(missing_docs)]
 
+pub mod redis_server;
 pub mod schema_check;
 
 use std::fmt;
