@@ -266,10 +266,11 @@ async fn handle(
         tracing::debug!("repeated delivery of a confirmed callback ignored");
         return (StatusCode::OK, "duplicate").into_response();
     }
-    if let Some(hub) = shared.client.callback_hub() {
-        let woke = hub.notify(&event.task_id);
-        tracing::debug!(woke, "callback handed to waits");
-    }
+    let woke = shared.client.callback_received(&event.task_id);
+    tracing::debug!(
+        woke,
+        "callback handed to waits (here and on the other replicas)"
+    );
     if shared.events.receiver_count() == 0 {
         return (StatusCode::OK, "ok").into_response();
     }

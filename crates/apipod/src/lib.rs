@@ -46,6 +46,7 @@ mod callback;
 #[cfg(feature = "callback-server")]
 pub mod callback_server;
 mod client;
+pub mod coord;
 mod deadline;
 mod download;
 mod error;

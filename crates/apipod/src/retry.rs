@@ -104,6 +104,14 @@ impl RateGate {
         }
     }
 
+    /// How long submits stay paused, if they are.
+    pub(crate) fn remaining(&self) -> Option<Duration> {
+        let now = Instant::now();
+        crate::lock::lock(&self.until)
+            .filter(|t| *t > now)
+            .map(|t| t - now)
+    }
+
     /// Waits until the gate is open. Returns false when cancelled first.
     pub(crate) async fn wait(&self, cancel: &CancellationToken) -> bool {
         loop {

@@ -269,7 +269,11 @@ impl Task {
             // (plausible) submit time starts the schedule from the beginning.
             let age_at_start = self.handle.age().unwrap_or_default();
             let hub = self.client.inner.callbacks.clone();
-            let callback_expected = hub.is_some() && self.handle.callback_url.is_some();
+            // Without a live coordinator a callback that lands on another replica cannot wake
+            // this wait, so it only polls slowly while callbacks can reach it.
+            let callback_expected = hub.is_some()
+                && self.handle.callback_url.is_some()
+                && self.client.inner.coord.is_connected();
             let mut notified = hub.as_ref().map(|h| h.subscribe(&self.handle.task_id));
             let mut last: Option<TaskSnapshot> = None;
             let mut unknown_reads = 0u32;
@@ -311,7 +315,10 @@ impl Task {
                             (self.handle.plausible_submit_time(), snap.completed_at())
                             && let Ok(took) = done.duration_since(submitted)
                         {
-                            poll.observe(&self.handle.model, took);
+                            if options.poll.as_ref().is_some_and(|p| *p != self.client.inner.poll) {
+                                poll.observe(&self.handle.model, took);
+                            }
+                            self.client.inner.task_took(&self.handle.model, took);
                         }
                         return Ok(Completed {
                             snapshot: snap,

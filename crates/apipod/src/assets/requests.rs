@@ -73,7 +73,7 @@ impl Client {
                     return Err(err);
                 };
                 if matches!(err, Error::RateLimited { .. }) {
-                    self.inner.gate.pause_for(delay);
+                    self.inner.rate_limited(delay);
                 }
                 tracing::info!(?delay, error = %err, "asset upload refused; retrying");
                 tokio::time::sleep(delay).await;

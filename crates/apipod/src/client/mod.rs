@@ -8,6 +8,7 @@ use apipod_raw::{ApiKey, ClientState};
 use tokio::sync::Semaphore;
 
 use crate::callback::hub::CallbackHub;
+use crate::coord::{CoordEvent, Coordinator, InProcess, KeyHash, Peers};
 use crate::error::{Error, Result};
 use crate::poll::PollPolicy;
 use crate::retry::{RateGate, RetryPolicy};
@@ -50,7 +51,9 @@ pub(crate) struct Inner {
     pub(crate) base_url: String,
     pub(crate) retry: RetryPolicy,
     pub(crate) poll: PollPolicy,
-    pub(crate) gate: RateGate,
+    pub(crate) gate: Arc<RateGate>,
+    pub(crate) coord: Arc<dyn Coordinator>,
+    pub(crate) key_hash: KeyHash,
     pub(crate) in_flight: Option<Arc<Semaphore>>,
     pub(crate) callbacks: Option<CallbackHub>,
     pub(crate) sync: crate::openai::config::SyncConfig,
@@ -79,6 +82,7 @@ pub struct ClientBuilder {
     user_agent: Option<String>,
     max_in_flight: Option<usize>,
     callbacks: Option<CallbackHub>,
+    coordinator: Option<Arc<dyn Coordinator>>,
     pub(crate) sync: crate::openai::config::SyncSettings,
 }
 
@@ -154,6 +158,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Share callbacks, 429 pauses and learned task durations with the other replicas of
+    /// a service through `coordinator` (default [`InProcess`]: nothing is shared beyond this
+    /// client and its clones). See [`coord`](crate::coord).
+    pub fn coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
+        self.coordinator = Some(coordinator);
+        self
+    }
+
     /// Builds the client. Fails, naming the setting, when no key was given, when the key or
     /// the user agent cannot be sent as an HTTP header value, or when the base URL is not
     /// http(s): a misconfigured client never sends a request without its credentials.
@@ -204,6 +216,7 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| config("http_client", e.to_string()))?,
         };
+        let key_hash = KeyHash::of(key.expose());
         let mut state = ClientState::new(key);
         if let Some(ua) = &self.user_agent {
             state = state.with_user_agent(ua);
@@ -212,6 +225,15 @@ impl ClientBuilder {
         let sync = self
             .sync
             .finish(sync_http, &base_url, base_url_set, &state)?;
+        let gate = Arc::new(RateGate::default());
+        let poll = self.poll.unwrap_or_default();
+        let coord = self.coordinator.unwrap_or_else(|| Arc::new(InProcess));
+        coord.attach(Peers::new(
+            key_hash.clone(),
+            &gate,
+            self.callbacks.clone(),
+            poll.clone(),
+        ));
         Ok(Client {
             inner: Arc::new(Inner {
                 raw,
@@ -219,13 +241,36 @@ impl ClientBuilder {
                 state,
                 base_url,
                 retry: self.retry.unwrap_or_default(),
-                poll: self.poll.unwrap_or_default(),
-                gate: RateGate::default(),
+                poll,
+                gate,
+                coord,
+                key_hash,
                 in_flight: self.max_in_flight.map(|n| Arc::new(Semaphore::new(n))),
                 callbacks: self.callbacks,
                 sync,
             }),
         })
+    }
+}
+
+impl Inner {
+    /// APIPod answered 429: pause this client's submits for `delay`, and tell the other
+    /// replicas using the same key to pause theirs.
+    pub(crate) fn rate_limited(&self, delay: Duration) {
+        self.gate.pause_for(delay);
+        self.coord.publish(CoordEvent::RateLimited {
+            key: self.key_hash.clone(),
+            pause: delay,
+        });
+    }
+
+    /// A task of `model` took `took`: teach this client's poll policy, and the others'.
+    pub(crate) fn task_took(&self, model: &str, took: Duration) {
+        self.poll.observe(model, took);
+        self.coord.publish(CoordEvent::TaskDuration {
+            model: model.to_string(),
+            duration: took,
+        });
     }
 }
 
@@ -267,6 +312,32 @@ impl Client {
     /// The callback hub given to the builder, if any.
     pub fn callback_hub(&self) -> Option<&CallbackHub> {
         self.inner.callbacks.as_ref()
+    }
+
+    /// The coordinator this client shares what it learns through.
+    pub fn coordinator(&self) -> &Arc<dyn Coordinator> {
+        &self.inner.coord
+    }
+
+    /// Wakes the waits on `task_id`, on this replica and (through the
+    /// [coordinator](ClientBuilder::coordinator)) on every other: call it when a callback
+    /// for the task arrives on a route you verified. Waits re-read the task's status; the
+    /// callback body is never trusted. Returns true when a wait on this replica was woken.
+    /// The `callback-server` receiver calls it for you.
+    pub fn callback_received(&self, task_id: &str) -> bool {
+        self.inner.coord.publish(CoordEvent::CallbackReceived {
+            task_id: task_id.to_string(),
+        });
+        self.inner
+            .callbacks
+            .as_ref()
+            .is_some_and(|hub| hub.notify(task_id))
+    }
+
+    /// How long submits stay paused after a 429 (seen by this client, or by another
+    /// replica with the same key through the coordinator); `None` when they are not.
+    pub fn submits_paused_for(&self) -> Option<Duration> {
+        self.inner.gate.remaining()
     }
 
     pub(crate) async fn acquire(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {

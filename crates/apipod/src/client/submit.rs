@@ -138,7 +138,7 @@ impl Client {
                             return Err(err);
                         };
                         if matches!(err, Error::RateLimited { .. }) {
-                            self.inner.gate.pause_for(delay);
+                            self.inner.rate_limited(delay);
                         }
                         tracing::info!(attempt, ?delay, error = %err, "create failed; retrying with the same idempotency key");
                         tokio::select! {

@@ -109,7 +109,7 @@ impl SyncImages<'_> {
                     return Err(err);
                 };
                 if matches!(err, Error::RateLimited { .. }) {
-                    inner.gate.pause_for(delay);
+                    inner.rate_limited(delay);
                 }
                 tracing::info!(attempt, ?delay, error = %err, "refused before anything was accepted; retrying");
                 tokio::select! {
