@@ -36,7 +36,7 @@ struct Cli {
 
 #[derive(Args, Clone, Debug)]
 struct RunArgs {
-    /// Benchmarks to run, comma-separated (b1, b2, b3, b3b, b4, b5, b6). Default: all but
+    /// Benchmarks to run, comma-separated (b1, b2, b3, b3b, b4, b5, b6, b7). Default: all but
     /// b6, which --build adds. b3b is B3 with each status read boxed (a proposed SDK change).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -144,7 +144,7 @@ fn machine() -> serde_json::Value {
 
 fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
     let mut selected: Vec<String> = if args.only.is_empty() {
-        ["b1", "b2", "b3", "b3b", "b4", "b5"]
+        ["b1", "b2", "b3", "b3b", "b4", "b5", "b7"]
             .map(String::from)
             .to_vec()
     } else {
