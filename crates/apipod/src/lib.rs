@@ -33,6 +33,10 @@
 //! * **Synchronous images** through APIPod's OpenAI-compatible API ([`openai`],
 //!   [`Client::sync_images`]): one call returns the images, falling back to waiting for the
 //!   task when the server's wait window passes; never retried in a way that could charge twice.
+//! * **Many replicas**: a [`coord::Coordinator`] shares callbacks, 429 pauses and learned
+//!   task durations between the replicas of a service; with the `redis` feature,
+//!   `coord::redis::RedisCoordinator` does it through Redis and degrades to in-process
+//!   behaviour while Redis is unreachable.
 //! * One [`Error`] with status, machine code, request id and task id. The API key never
 //!   appears in any output.
 //!
@@ -88,7 +92,8 @@ pub use snapshot::{Completed, TaskSnapshot};
 pub use task::Task;
 pub use tokio_util::sync::CancellationToken;
 
-/// The workspace README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
+/// The workspace README's Rust examples, compiled as doctests so they cannot rot (with the
+/// `redis` feature, which one of them uses; the README's test command enables every feature).
+#[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
