@@ -245,6 +245,21 @@ async fn a_new_replica_starts_with_the_shared_durations_and_pause() {
     })
     .await;
     assert!(client.submits_paused_for().unwrap() > Duration::from_secs(20));
+    // What reached Redis names the key by its hash only.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+    assert!(
+        keys.iter().any(|k| k.starts_with("learn:pause:")),
+        "{keys:?}"
+    );
+    for key in &keys {
+        assert!(!key.contains(KEY), "{key}");
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut conn).unwrap();
+        assert!(!String::from_utf8_lossy(&dump).contains(KEY), "{key}");
+    }
     // Another service's prefix shares nothing.
     let other_learner = Arc::new(AdaptivePollPolicy::default());
     let other = Client::builder()
@@ -329,4 +344,59 @@ async fn redis_down_degrades_to_in_process_and_recovers() {
         .await
         .expect("a callback on A reaches B after Redis restarted");
     assert_eq!(mock.tasks_created(), 3, "nothing was created twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_never_fails_a_submit_or_a_wait() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mock = MockServer::start_with(MockConfig::fast()).await;
+    let coord = Arc::new(
+        RedisCoordinator::connect(
+            &format!("redis://127.0.0.1:{port}/"),
+            RedisOptions::default().heartbeat(Duration::from_millis(20)),
+        )
+        .unwrap(),
+    );
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(mock.base_url())
+        .callbacks(CallbackHub::new())
+        .poll_policy(PollPolicy::Fixed(Duration::from_millis(20)))
+        .coordinator(coord.clone())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let request = apipod::models::SeedreamV45::new("no redis");
+        let done = client.submit(request).await.expect("submit").handle;
+        client
+            .task(done)
+            .wait_with(WaitOptions::timeout(Duration::from_secs(30)))
+            .await
+            .expect("wait");
+        client.callback_received("img_x");
+    }
+    assert!(!coord.is_connected());
+    assert_eq!(mock.tasks_created(), 3);
+    // Bad settings fail before anything is sent, without echoing a password.
+    let err = RedisCoordinator::connect("http://user:hunter2@host/", RedisOptions::default())
+        .unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err =
+        RedisCoordinator::connect("redis://127.0.0.1/", RedisOptions::default().prefix("a b"))
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("redis_prefix") || err.to_string().contains("prefix"),
+        "{err}"
+    );
+    let debug = format!(
+        "{:?}",
+        RedisCoordinator::connect("redis://:hunter2@127.0.0.1:1/", RedisOptions::default())
+            .unwrap()
+    );
+    assert!(!debug.contains("hunter2"), "{debug}");
 }

@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "apipod=info".into()),
+                .unwrap_or_else(|_| "apipod=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
