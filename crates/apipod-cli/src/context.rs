@@ -47,6 +47,7 @@ pub struct Context {
     client: Option<Client>,
     mock: Option<MockServer>,
     interrupt: Option<CancellationToken>,
+    coordinator: Option<std::sync::Arc<dyn apipod::coord::Coordinator>>,
 }
 
 impl Context {
@@ -57,6 +58,7 @@ impl Context {
             client: None,
             mock: None,
             interrupt: None,
+            coordinator: None,
         }
     }
 
@@ -96,6 +98,9 @@ impl Context {
                 builder = builder.base_url(url);
             }
         }
+        if let Some(coordinator) = &self.coordinator {
+            builder = builder.coordinator(coordinator.clone());
+        }
         if let Some(policy) = self.poll_policy()? {
             builder = builder.poll_policy(policy);
         }
@@ -119,6 +124,13 @@ impl Context {
             .global
             .mock
             .then_some(PollPolicy::Fixed(MOCK_POLL_INTERVAL)))
+    }
+
+    /// Share what the client learns (429 pauses, callbacks, durations) through
+    /// `coordinator`; call before the client is first used.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub fn set_coordinator(&mut self, coordinator: std::sync::Arc<dyn apipod::coord::Coordinator>) {
+        self.coordinator = Some(coordinator);
     }
 
     /// A token cancelled by the first Ctrl-C. A second Ctrl-C exits at once with 130.

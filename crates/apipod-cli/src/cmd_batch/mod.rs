@@ -20,6 +20,8 @@
 
 mod jobs;
 mod plan;
+#[cfg(feature = "redis")]
+mod redis;
 mod report;
 mod runner;
 
@@ -81,6 +83,76 @@ pub struct CmdBatch {
     /// Print a JSON summary instead of file paths.
     #[arg(long)]
     pub json: bool,
+
+    /// Share the batch with the workers on other machines through this Redis
+    /// (redis://HOST:PORT/): each job runs once across all workers that run this command on
+    /// the same file; each writes the results it finished into its own --out.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "URL", help_heading = "Across machines (Redis)")]
+    pub redis: Option<String>,
+
+    /// Prefix of the batch's Redis keys.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "apipod",
+        requires = "redis",
+        help_heading = "Across machines (Redis)"
+    )]
+    pub redis_prefix: String,
+
+    /// Name of the shared batch (default: derived from the file's contents, so every worker
+    /// given the same file joins the same batch).
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "redis",
+        help_heading = "Across machines (Redis)"
+    )]
+    pub batch_id: Option<String>,
+
+    /// Take over a job whose worker has not reported for this many seconds (it died).
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60.0,
+        requires = "redis",
+        help_heading = "Across machines (Redis)"
+    )]
+    pub reclaim_after: f64,
+
+    /// Print the shared batch's progress across all workers, and exit.
+    #[cfg(feature = "redis")]
+    #[arg(long, requires = "redis", help_heading = "Across machines (Redis)")]
+    pub status: bool,
+}
+
+/// Fails when a job's request changed since `manifest` recorded it: its key would then
+/// speak for another request.
+fn check_unchanged(file: &std::path::Path, jobs: &[jobs::Job], manifest: &Manifest) -> Result<()> {
+    let changed: Vec<String> = jobs
+        .iter()
+        .filter_map(|job| {
+            let known = manifest.jobs.get(&job.name)?.request_sha256.as_deref()?;
+            (known != job.hash).then(|| format!("line {} (job {})", job.line, job.name))
+        })
+        .collect();
+    if !changed.is_empty() {
+        return Err(CliError::usage(format!(
+            "{} changed since {} was written: {}",
+            file.display(),
+            manifest.path.display(),
+            changed.join(", ")
+        ))
+        .with_hint(
+            "restore those lines, give changed jobs a new \"id\", or use another --out directory",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 impl CmdBatch {
@@ -94,27 +166,13 @@ impl CmdBatch {
             ))
             .into());
         }
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis {
+            return redis::run(self, ctx, url).await;
+        }
         let jobs = read_jobs(&self.file)?;
         let manifest = Manifest::open(&self.out)?;
-        let changed: Vec<String> = jobs
-            .iter()
-            .filter_map(|job| {
-                let known = manifest.jobs.get(&job.name)?.request_sha256.as_deref()?;
-                (known != job.hash).then(|| format!("line {} (job {})", job.line, job.name))
-            })
-            .collect();
-        if !changed.is_empty() {
-            return Err(CliError::usage(format!(
-                "{} changed since {} was written: {}",
-                self.file.display(),
-                manifest.path.display(),
-                changed.join(", ")
-            ))
-            .with_hint(
-                "restore those lines, give changed jobs a new \"id\", or use another --out directory",
-            )
-            .into());
-        }
+        check_unchanged(&self.file, &jobs, &manifest)?;
         let names: HashSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         let unknown = manifest
             .jobs
