@@ -63,6 +63,8 @@ pub struct MockConfig {
     pub(crate) faults: FaultConfig,
     pub(crate) log_capacity: usize,
     pub(crate) openai_sync_wait: Duration,
+    pub(crate) time_scale: f64,
+    pub(crate) create_rate_limit: Option<u32>,
 }
 
 impl fmt::Debug for MockConfig {
@@ -81,6 +83,8 @@ impl fmt::Debug for MockConfig {
             .field("faults", &self.faults)
             .field("log_capacity", &self.log_capacity)
             .field("openai_sync_wait", &self.openai_sync_wait)
+            .field("time_scale", &self.time_scale)
+            .field("create_rate_limit", &self.create_rate_limit)
             .finish()
     }
 }
@@ -109,6 +113,8 @@ impl MockConfig {
             faults: FaultConfig::new(),
             log_capacity: 100_000,
             openai_sync_wait: apipod_raw::openai::SERVER_WAIT_WINDOW,
+            time_scale: 1.0,
+            create_rate_limit: None,
         }
     }
 
@@ -213,6 +219,25 @@ impl MockConfig {
     /// exercise the timeout path: the task goes on and completes as usual.
     pub fn openai_sync_wait(mut self, window: Duration) -> Self {
         self.openai_sync_wait = window;
+        self
+    }
+
+    /// Multiplies the durations [`Timing::Realistic`] draws (default 1.0): 0.05 keeps the
+    /// shape of APIPod's durations at a twentieth of their length, for benchmarks that need
+    /// realistic proportions in seconds rather than minutes. Ignored by [`Timing::Fixed`].
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// At most this many creates per second per API key (default: no limit); more are
+    /// answered 429 with `Retry-After: 1` and APIPod's error envelope, and create no task.
+    pub fn create_rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.create_rate_limit = per_second.filter(|n| *n > 0);
         self
     }
 

@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     pub faults: Mutex<FaultState>,
     pub log: RequestLog,
     pub callback_client: reqwest::Client,
+    /// Creates per API key in the current one-second window (with
+    /// [`MockConfig::create_rate_limit`]).
+    pub create_window: Mutex<(std::time::Instant, std::collections::HashMap<String, u32>)>,
     /// `true` once the server is shutting down; stops callback timers too.
     pub shutdown: watch::Sender<bool>,
 }
@@ -41,6 +44,7 @@ impl Shared {
     ) -> Shared {
         let (shutdown, _) = watch::channel(false);
         Shared {
+            create_window: Mutex::new((std::time::Instant::now(), Default::default())),
             base_url,
             tasks: TaskStore::default(),
             assets: AssetStore::default(),
@@ -54,6 +58,21 @@ impl Shared {
     }
 
     /// The fault state (its draw sequence and configuration).
+    /// Counts a create by `api_key` against the rate limit: false when it is over.
+    pub(crate) fn admit_create(&self, api_key: &str) -> bool {
+        let Some(limit) = self.config.create_rate_limit else {
+            return true;
+        };
+        let mut window = self.create_window.lock().unwrap_or_else(|e| e.into_inner());
+        if window.0.elapsed() >= std::time::Duration::from_secs(1) {
+            *window = (std::time::Instant::now(), Default::default());
+        }
+        // Bounded: one entry per key seen this second.
+        let count = window.1.entry(api_key.to_string()).or_default();
+        *count = count.saturating_add(1);
+        *count <= limit
+    }
+
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
         self.faults.lock().expect("fault state lock")
     }

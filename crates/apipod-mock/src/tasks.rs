@@ -313,7 +313,13 @@ fn plan(
             pending,
             processing,
         } => (pending, processing),
-        Timing::Realistic => realistic_durations(contract, config.seed, seq),
+        Timing::Realistic => {
+            let (pending, processing) = realistic_durations(contract, config.seed, seq);
+            (
+                pending.mul_f64(config.time_scale),
+                processing.mul_f64(config.time_scale),
+            )
+        }
     };
     let outcome = if prompt.contains(markers::STUCK) {
         Outcome::Never

@@ -13,6 +13,7 @@ pub mod b3_scale;
 pub mod b4_download;
 pub mod b5_mock;
 pub mod b6_build;
+pub mod b7_batch;
 pub mod b7_replicas;
 
 /// The API key every benchmark uses against local servers.
@@ -40,7 +41,15 @@ pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
         "b4" => b4_download::run(opts)?,
         "b5" => b5_mock::run(opts)?,
         "b6" => b6_build::run(opts)?,
-        "b7" => b7_replicas::run(opts)?,
+        "b7" => {
+            let mut replicas = b7_replicas::run(opts)?;
+            let batch = b7_batch::run(opts)?;
+            replicas.figures.extend(batch.figures);
+            replicas.notes.extend(batch.notes);
+            replicas.details =
+                serde_json::json!({"replicas": replicas.details, "batch": batch.details});
+            replicas
+        }
         other => {
             anyhow::bail!("unknown benchmark {other:?} (expected b1, b2, b3, b3b, b4, b5, b6, b7)")
         }

@@ -82,6 +82,10 @@ async fn create_inner(
     if let Some(f) = &fault {
         info.fault = Some(f.label());
     }
+    if fault.is_none() && !shared.admit_create(&api_key) {
+        info.fault = Some("rate-limit".into());
+        return Err(injected_error(429, 1));
+    }
     match fault {
         Some(Fault::Http(status)) => {
             pause(latency).await;

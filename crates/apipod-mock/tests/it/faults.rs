@@ -241,3 +241,28 @@ async fn unreadable_fault_header_is_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("explode"));
 }
+
+#[tokio::test]
+async fn a_create_rate_limit_answers_429_past_the_limit_per_key_and_second() {
+    let server = MockServer::start_with(MockConfig::fast().create_rate_limit(Some(3))).await;
+    let api = Api::new(&server);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(api.create("images", &image("limited")).await.status());
+    }
+    // Within one second: 3 accepted, then 429 with Retry-After and no task.
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(ok >= 3 && ok + limited == 5, "{statuses:?}");
+    assert_eq!(server.tasks_created(), ok);
+    let rejected = server
+        .log()
+        .entries()
+        .into_iter()
+        .filter(|e| e.fault.as_deref() == Some("rate-limit"))
+        .count();
+    assert_eq!(rejected, limited);
+}
