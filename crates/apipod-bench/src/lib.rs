@@ -7,10 +7,12 @@
 //! * the learning poll policy itself lives in the SDK ([`apipod::AdaptivePollPolicy`]);
 //! * [`sys`]: RSS, peak RSS and CPU time from `/proc`;
 //! * [`servers`]: the mock (or a minimal server) in a child process;
+//! * [`pin`]: the client and the servers on different cores;
 //! * [`stats`] and [`report`]: percentiles, the results table and the JSON report.
 
 #![warn(missing_docs)]
 
+pub mod pin;
 pub mod report;
 pub mod servers;
 pub mod sim;

@@ -95,7 +95,15 @@ fn child_args(args: &RunArgs) -> Vec<String> {
 /// Runs one benchmark in a child process and collects its result.
 fn run_child(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    // Benchmarks of a client against a server pin the client here (the servers pin
+    // themselves to the other core); whole-system ones run unpinned.
+    let measured_pair = matches!(bench, "b1" | "b3" | "b3b" | "b4" | "b5");
+    let mut child = if measured_pair {
+        apipod_bench::pin::command(exe, apipod_bench::pin::Role::Client)
+    } else {
+        Command::new(exe)
+    };
+    let mut child = child
         .arg("run")
         .arg(bench)
         .args(child_args(args))
@@ -139,6 +147,7 @@ fn machine() -> serde_json::Value {
         "os": std::env::consts::OS,
         "arch": std::env::consts::ARCH,
         "optimized_build": !cfg!(debug_assertions),
+        "pinning": apipod_bench::pin::describe(),
     })
 }
 
@@ -158,6 +167,7 @@ fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
             "warning: this is a debug build; use `cargo run --release -p apipod-bench` for real numbers"
         );
     }
+    eprintln!("pinning: {}", apipod_bench::pin::describe());
     let started = Instant::now();
     let mut results = Vec::new();
     let mut failures = Vec::new();

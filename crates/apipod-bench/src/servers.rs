@@ -6,7 +6,7 @@
 //! line; end of input stops it. [`ServerProc`] spawns and drives such a child.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -266,7 +266,7 @@ impl ServerProc {
     /// Starts `apipod-bench serve` with `args` and waits until it listens.
     pub fn spawn(args: &ServeArgs) -> anyhow::Result<ServerProc> {
         let exe = std::env::current_exe().context("locating the apipod-bench binary")?;
-        let mut child = Command::new(exe)
+        let mut child = crate::pin::command(exe, crate::pin::Role::Server)
             .args(args.to_args())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -31,7 +31,7 @@ fn curl_available() -> bool {
 /// curl's own measure of its speed (bytes/s), and our wall-clock one.
 fn curl(url: &str, out: &Path) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
-    let output = Command::new("curl")
+    let output = apipod_bench::pin::command("curl", apipod_bench::pin::Role::Client)
         .args(["-s", "--noproxy", "*", "-o"])
         .arg(out)
         .args(["-w", "%{speed_download} %{size_download}", url])
