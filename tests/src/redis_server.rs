@@ -70,19 +70,7 @@ impl RedisServer {
     fn launch(&mut self, bin: &Path) {
         // A port found free a moment ago can be taken by someone else: try a few.
         for _ in 0..5 {
-            let child = Command::new(bin)
-                .args(["--port", &self.port.to_string()])
-                .args(["--bind", "127.0.0.1"])
-                .args(["--save", ""])
-                .args(["--appendonly", "no"])
-                .arg("--dir")
-                .arg(&self.dir)
-                .args(["--daemonize", "no", "--protected-mode", "yes"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server starts");
-            self.child = Some(child);
+            self.spawn(bin);
             if self.wait_ready(Duration::from_secs(10)) {
                 return;
             }
@@ -90,6 +78,23 @@ impl RedisServer {
             self.port = free_port();
         }
         panic!("redis-server did not start");
+    }
+
+    /// Starts the process on `self.port`: loopback only, no persistence, its own directory.
+    fn spawn(&mut self, bin: &Path) {
+        let child = Command::new(bin)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--daemonize", "no", "--protected-mode", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
     }
 
     fn wait_ready(&mut self, within: Duration) -> bool {
@@ -135,17 +140,7 @@ impl RedisServer {
         self.kill();
         let bin = binary().expect("redis-server was found before");
         for _ in 0..50 {
-            let child = Command::new(&bin)
-                .args(["--port", &self.port.to_string()])
-                .args(["--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&self.dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server starts");
-            self.child = Some(child);
+            self.spawn(&bin);
             if self.wait_ready(Duration::from_secs(2)) {
                 return;
             }
