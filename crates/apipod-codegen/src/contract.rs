@@ -55,6 +55,14 @@ pub fn render(models: &[ModelFacts], hints: &[Hints]) -> TokenStream {
             Kind::Video => quote!(TaskKind::Video),
         };
         let schema = m.schema_name.clone().unwrap_or_default();
+        // typify names the generated type after the schema, in PascalCase
+        // (`MinimaxH3I2vRequest` becomes `MinimaxH3i2vRequest`).
+        let wire_type =
+            quote::format_ident!("{}", heck::ToPascalCase::to_pascal_case(schema.as_str()));
+        let decode = match m.kind {
+            Kind::Image => quote!(image::<crate::types::#wire_type>),
+            Kind::Video => quote!(video::<crate::types::#wire_type>),
+        };
         let title = m.title.clone().unwrap_or_else(|| m.id.clone());
         let description = m.description.clone().unwrap_or_default();
         let one_of = &m.require_one_of;
@@ -131,6 +139,7 @@ pub fn render(models: &[ModelFacts], hints: &[Hints]) -> TokenStream {
                 mock_price: #price,
                 veo_object: #veo_object,
                 example_json: #example,
+                decode: #decode,
             }
         }
     });

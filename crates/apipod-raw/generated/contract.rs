@@ -119,6 +119,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"nano-banana-2\",\"prompt\":\"A ceramic teapot on a linen cloth, morning window light, studio product shot.\",\"quality\":\"1K\"}",
         ),
+        decode: image::<crate::types::NanoBanana2Request>,
     },
     ModelContract {
         id: "nano-banana-pro",
@@ -251,6 +252,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"nano-banana-pro\",\"prompt\":\"A ceramic teapot on a linen cloth, morning window light, studio product shot.\",\"quality\":\"1K\"}",
         ),
+        decode: image::<crate::types::NanoBananaProRequest>,
     },
     ModelContract {
         id: "seedream-v4.5",
@@ -364,6 +366,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"seedream-v4.5\",\"prompt\":\"Editorial portrait of a cyclist at dusk, shallow depth of field, film grain.\",\"quality\":\"2K\"}",
         ),
+        decode: image::<crate::types::SeedreamV45Request>,
     },
     ModelContract {
         id: "seedream-v4.5-edit",
@@ -492,6 +495,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedream-v4.5-edit\",\"prompt\":\"Turn the photo into a watercolour painting and keep the composition.\",\"quality\":\"2K\"}",
         ),
+        decode: image::<crate::types::SeedreamV45EditRequest>,
     },
     ModelContract {
         id: "seedream-5.0-lite",
@@ -588,6 +592,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"seedream-5.0-lite\",\"prompt\":\"Editorial portrait of a cyclist at dusk, shallow depth of field, film grain.\",\"quality\":\"2K\"}",
         ),
+        decode: image::<crate::types::Seedream50LiteRequest>,
     },
     ModelContract {
         id: "seedream-5.0-lite-edit",
@@ -699,6 +704,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedream-5.0-lite-edit\",\"prompt\":\"Turn the photo into a watercolour painting and keep the composition.\",\"quality\":\"2K\"}",
         ),
+        decode: image::<crate::types::Seedream50LiteEditRequest>,
     },
     ModelContract {
         id: "wan2.7-image",
@@ -854,6 +860,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"wan2.7-image\",\"n\":1,\"prompt\":\"Isometric illustration of a tiny bookshop on a rainy street corner.\",\"size\":\"1K\"}",
         ),
+        decode: image::<crate::types::Wan27ImageRequest>,
     },
     ModelContract {
         id: "wan2.7-image-edit",
@@ -977,6 +984,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"wan2.7-image-edit\",\"n\":1,\"prompt\":\"Replace the sky with a starry night and keep the buildings unchanged.\",\"size\":\"1K\"}",
         ),
+        decode: image::<crate::types::Wan27ImageEditRequest>,
     },
     ModelContract {
         id: "wan2.7-image-pro",
@@ -1126,6 +1134,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"wan2.7-image-pro\",\"n\":1,\"prompt\":\"Isometric illustration of a tiny bookshop on a rainy street corner.\",\"size\":\"2K\"}",
         ),
+        decode: image::<crate::types::Wan27ImageProRequest>,
     },
     ModelContract {
         id: "wan2.7-image-pro-edit",
@@ -1243,6 +1252,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"wan2.7-image-pro-edit\",\"n\":1,\"prompt\":\"Replace the sky with a starry night and keep the buildings unchanged.\",\"size\":\"2K\"}",
         ),
+        decode: image::<crate::types::Wan27ImageProEditRequest>,
     },
     ModelContract {
         id: "gpt-image-2-fast",
@@ -1380,6 +1390,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2-fast\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"quality\":\"auto\",\"resolution\":\"1K\"}",
         ),
+        decode: image::<crate::types::GptImage2FastRequest>,
     },
     ModelContract {
         id: "gpt-image-2-lite",
@@ -1500,6 +1511,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2-lite\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"resolution\":\"1K\"}",
         ),
+        decode: image::<crate::types::GptImage2LiteRequest>,
     },
     ModelContract {
         id: "gpt-image-2",
@@ -1637,6 +1649,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"quality\":\"auto\",\"resolution\":\"1K\"}",
         ),
+        decode: image::<crate::types::GptImage2Request>,
     },
     ModelContract {
         id: "veo3-1-fast",
@@ -1743,6 +1756,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-fast\",\"prompt\":\"A paper boat drifting down a gutter stream after rain, low tracking shot.\"}",
         ),
+        decode: video::<crate::types::Veo31FastRequest>,
     },
     ModelContract {
         id: "veo3-1-fast-4k",
@@ -1832,6 +1846,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-fast-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31Fast4kRequest>,
     },
     ModelContract {
         id: "veo3-1-fast-ref",
@@ -1940,6 +1955,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"veo3-1-fast-ref\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31FastRefRequest>,
     },
     ModelContract {
         id: "veo3-1-lite-4k",
@@ -2029,6 +2045,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-lite-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31Lite4kRequest>,
     },
     ModelContract {
         id: "veo3-1-lite",
@@ -2118,6 +2135,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-lite\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31LiteRequest>,
     },
     ModelContract {
         id: "veo3-1-quality-4k",
@@ -2207,6 +2225,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-quality-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31Quality4kRequest>,
     },
     ModelContract {
         id: "veo3-1-quality",
@@ -2313,6 +2332,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-quality\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
+        decode: video::<crate::types::Veo31QualityRequest>,
     },
     ModelContract {
         id: "seedance-2.0-t2v",
@@ -2502,6 +2522,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-t2v\",\"prompt\":\"Slow dolly shot across a night market, steam rising from food stalls.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20T2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-i2v",
@@ -2708,6 +2729,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-i2v\",\"prompt\":\"The subject turns towards the camera, gentle push-in, soft light.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20I2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-r2v",
@@ -2948,6 +2970,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://cdn.example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-r2v\",\"prompt\":\"The character from the photo walks through the street from the clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://cdn.example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20R2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-t2v",
@@ -3137,6 +3160,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-fast-t2v\",\"prompt\":\"Slow dolly shot across a night market, steam rising from food stalls.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20FastT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-i2v",
@@ -3343,6 +3367,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-fast-i2v\",\"prompt\":\"The subject turns towards the camera, gentle push-in, soft light.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20FastI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-r2v",
@@ -3583,6 +3608,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://cdn.example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-fast-r2v\",\"prompt\":\"The character from the photo walks through the street from the clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://cdn.example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20FastR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-i2v",
@@ -3755,6 +3781,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-fast-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20FastLiteI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-r2v",
@@ -3961,6 +3988,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-fast-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20FastLiteR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-t2v",
@@ -4116,6 +4144,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-fast-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20FastLiteT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-lite-i2v",
@@ -4288,6 +4317,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20LiteI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-lite-r2v",
@@ -4494,6 +4524,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20LiteR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-lite-t2v",
@@ -4649,6 +4680,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20LiteT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-i2v",
@@ -4855,6 +4887,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-mini-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20MiniI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-i2v",
@@ -5027,6 +5060,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-mini-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20MiniLiteI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-r2v",
@@ -5233,6 +5267,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-mini-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20MiniLiteR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-t2v",
@@ -5388,6 +5423,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-mini-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20MiniLiteT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-r2v",
@@ -5628,6 +5664,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-mini-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance20MiniR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-mini-t2v",
@@ -5817,6 +5854,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-mini-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20MiniT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-i2v",
@@ -6006,6 +6044,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.5-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance25I2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-lite-i2v",
@@ -6178,6 +6217,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.5-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance25LiteI2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-lite-r2v",
@@ -6384,6 +6424,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.5-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance25LiteR2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-lite-t2v",
@@ -6539,6 +6580,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"model\":\"seedance-2.5-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance25LiteT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-r2v",
@@ -6762,6 +6804,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.5-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::Seedance25R2vRequest>,
     },
     ModelContract {
         id: "seedance-2.5-t2v",
@@ -6934,6 +6977,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"model\":\"seedance-2.5-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance25T2vRequest>,
     },
     ModelContract {
         id: "doubao-seedance-1.0-pro-fast-i2v",
@@ -7072,6 +7116,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"doubao-seedance-1.0-pro-fast-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::DoubaoSeedance10ProFastI2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-lite-i2v-ref",
@@ -7212,6 +7257,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-1.0-lite-i2v-ref\",\"prompt\":\"The character from the reference image walks along the beach.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance10LiteI2vRefRequest>,
     },
     ModelContract {
         id: "seedance-1.0-lite-i2v",
@@ -7350,6 +7396,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"480p\"}",
         ),
+        decode: video::<crate::types::Seedance10LiteI2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-lite-t2v",
@@ -7469,6 +7516,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance10LiteT2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-pro-fast-i2v",
@@ -7607,6 +7655,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-pro-fast-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance10ProFastI2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-pro-fast-t2v",
@@ -7726,6 +7775,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-pro-fast-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080p\"}",
         ),
+        decode: video::<crate::types::Seedance10ProFastT2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-pro-i2v",
@@ -7864,6 +7914,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-pro-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080p\"}",
         ),
+        decode: video::<crate::types::Seedance10ProI2vRequest>,
     },
     ModelContract {
         id: "seedance-1.0-pro-t2v",
@@ -7983,6 +8034,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-pro-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080p\"}",
         ),
+        decode: video::<crate::types::Seedance10ProT2vRequest>,
     },
     ModelContract {
         id: "seedance-1.5-pro-i2v",
@@ -8138,6 +8190,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.5-pro-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance15ProI2vRequest>,
     },
     ModelContract {
         id: "seedance-1.5-pro-t2v",
@@ -8274,6 +8327,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-1.5-pro-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance15ProT2vRequest>,
     },
     ModelContract {
         id: "seedance-2.0-t2v-vip",
@@ -8382,6 +8436,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-2.0-t2v-vip\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::Seedance20T2vVipRequest>,
     },
     ModelContract {
         id: "gemini-omni-extend",
@@ -8503,6 +8558,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"gemini-omni-extend\",\"prompt\":\"Continue the shot as the camera rises above the rooftops into a clear evening sky.\",\"resolution\":\"720p\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
+        decode: video::<crate::types::GeminiOmniExtendRequest>,
     },
     ModelContract {
         id: "gemini-omni-i2v",
@@ -8622,6 +8678,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"gemini-omni-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GeminiOmniI2vRequest>,
     },
     ModelContract {
         id: "gemini-omni-r2v",
@@ -8741,6 +8798,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"gemini-omni-r2v\",\"prompt\":\"The dog from the reference image chases a ball across a sunny park.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GeminiOmniR2vRequest>,
     },
     ModelContract {
         id: "gemini-omni-t2v",
@@ -8843,6 +8901,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"model\":\"gemini-omni-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GeminiOmniT2vRequest>,
     },
     ModelContract {
         id: "grok-imagine-i2v",
@@ -8966,6 +9025,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"grok-imagine-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GrokImagineI2vRequest>,
     },
     ModelContract {
         id: "grok-imagine-t2v",
@@ -9074,6 +9134,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"model\":\"grok-imagine-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GrokImagineT2vRequest>,
     },
     ModelContract {
         id: "grok-imagine-1.5-fast",
@@ -9199,6 +9260,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"model\":\"grok-imagine-1.5-fast\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GrokImagine15FastRequest>,
     },
     ModelContract {
         id: "grok-imagine-1.5-preview",
@@ -9322,6 +9384,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_url\":\"https://example.com/input.png\",\"model\":\"grok-imagine-1.5-preview\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
+        decode: video::<crate::types::GrokImagine15PreviewRequest>,
     },
     ModelContract {
         id: "grok-imagine-1.5-vip",
@@ -9445,6 +9508,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_url\":\"https://example.com/input.png\",\"model\":\"grok-imagine-1.5-vip\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"480p\"}",
         ),
+        decode: video::<crate::types::GrokImagine15VipRequest>,
     },
     ModelContract {
         id: "kling-2.6-motion-control",
@@ -9585,6 +9649,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"character_orientation\":\"image\",\"image_url\":\"https://example.com/input.png\",\"model\":\"kling-2.6-motion-control\",\"prompt\":\"A dancer on a rooftop at sunset, natural lighting.\",\"quality\":\"std\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
+        decode: video::<crate::types::Kling26MotionControlRequest>,
     },
     ModelContract {
         id: "minimax-h3-i2v",
@@ -9710,6 +9775,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"duration\":6,\"first_frame_image\":\"https://example.com/input.png\",\"model\":\"minimax-h3-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"768P\"}",
         ),
+        decode: video::<crate::types::MinimaxH3i2vRequest>,
     },
     ModelContract {
         id: "minimax-h3-r2v",
@@ -9867,6 +9933,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":6,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"minimax-h3-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"2K\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
+        decode: video::<crate::types::MinimaxH3r2vRequest>,
     },
     ModelContract {
         id: "minimax-h3-t2v",
@@ -9975,6 +10042,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"model\":\"minimax-h3-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"768P\"}",
         ),
+        decode: video::<crate::types::MinimaxH3t2vRequest>,
     },
     ModelContract {
         id: "motion-control-m1",
@@ -10047,6 +10115,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_url\":\"https://example.com/input.png\",\"model\":\"motion-control-m1\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
+        decode: video::<crate::types::MotionControlM1Request>,
     },
     ModelContract {
         id: "sora-2-vip",
@@ -10151,6 +10220,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"9:16\",\"duration\":8,\"model\":\"sora-2-vip\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\"}",
         ),
+        decode: video::<crate::types::Sora2VipRequest>,
     },
     ModelContract {
         id: "wan2.7-i2v",
@@ -10344,6 +10414,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"wan2.7-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080P\"}",
         ),
+        decode: video::<crate::types::Wan27I2vRequest>,
     },
     ModelContract {
         id: "wan2.7-t2v",
@@ -10518,6 +10589,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"wan2.7-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080P\"}",
         ),
+        decode: video::<crate::types::Wan27T2vRequest>,
     },
     ModelContract {
         id: "wan2.7-videoedit",
@@ -10705,6 +10777,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"audio_setting\":\"origin\",\"model\":\"wan2.7-videoedit\",\"prompt\":\"Turn the scene into a snowy winter evening and keep the people unchanged.\",\"resolution\":\"720P\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
+        decode: video::<crate::types::Wan27VideoeditRequest>,
     },
     ModelContract {
         id: "wan3.0-i2v",
@@ -10875,6 +10948,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"first_frame_image\":\"https://example.com/input.png\",\"generate_audio\":true,\"model\":\"wan3.0-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080P\"}",
         ),
+        decode: video::<crate::types::Wan30I2vRequest>,
     },
     ModelContract {
         id: "wan3.0-r2v",
@@ -11100,6 +11174,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"wan3.0-r2v\",\"prompt\":\"The character from the reference image walks along the beach.\",\"resolution\":\"1080P\"}",
         ),
+        decode: video::<crate::types::Wan30R2vRequest>,
     },
     ModelContract {
         id: "wan3.0-t2v",
@@ -11240,5 +11315,6 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"generate_audio\":true,\"model\":\"wan3.0-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720P\"}",
         ),
+        decode: video::<crate::types::Wan30T2vRequest>,
     },
 ];

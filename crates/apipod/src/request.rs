@@ -16,6 +16,9 @@ pub struct GenerationRequest {
     pub(crate) model: String,
     pub(crate) kind: TaskKind,
     pub(crate) body: Body,
+    /// The body's `callback_url`, when set (kept apart: submits need it, and reading it from
+    /// the wire type would mean serialising the body).
+    pub(crate) callback_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,22 +83,31 @@ impl GenerationRequest {
                 violations,
             });
         }
-        let value = Value::Object(map);
-        let decode_err = |e: serde_json::Error| Error::InvalidArgument {
-            argument: "body",
-            message: format!(
-                "{}: body passed the contract but not the generated wire type ({e}); please report this",
-                contract.id
-            ),
+        let callback_url = match map.get("callback_url") {
+            Some(Value::String(url)) if !url.is_empty() => Some(url.clone()),
+            _ => None,
         };
-        let body = match contract.kind {
-            TaskKind::Image => Body::Image(serde_json::from_value(value).map_err(decode_err)?),
-            TaskKind::Video => Body::Video(serde_json::from_value(value).map_err(decode_err)?),
+        // Straight into the model's own generated type: the per-kind enum is untagged, and
+        // letting serde try its variants in order would cost one failed decode per model
+        // listed before this one.
+        let body = match (contract.decode)(Value::Object(map)) {
+            Ok(contract::WireBody::Image(b)) => Body::Image(b),
+            Ok(contract::WireBody::Video(b)) => Body::Video(b),
+            Err(e) => {
+                return Err(Error::InvalidArgument {
+                    argument: "body",
+                    message: format!(
+                        "{}: body passed the contract but not the generated wire type ({e}); please report this",
+                        contract.id
+                    ),
+                });
+            }
         };
         Ok(Self {
             model: contract.id.to_string(),
             kind: contract.kind,
             body,
+            callback_url,
         })
     }
 
@@ -110,10 +122,16 @@ impl GenerationRequest {
                 message: "a raw request body needs a \"model\" string".into(),
             })?
             .to_string();
+        let callback_url = body
+            .get("callback_url")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         Ok(Self {
             model,
             kind,
             body: Body::Raw(body),
+            callback_url,
         })
     }
 
@@ -139,11 +157,7 @@ impl GenerationRequest {
 
     /// The `callback_url` in the body, if any.
     pub fn callback_url(&self) -> Option<String> {
-        self.to_json()
-            .get("callback_url")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
+        self.callback_url.clone()
     }
 }
 
