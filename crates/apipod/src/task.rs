@@ -1,6 +1,5 @@
 //! Tasks: reading status, waiting under one deadline, and update streams.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -275,13 +274,15 @@ impl Task {
                 && self.handle.callback_url.is_some()
                 && self.client.inner.coord.is_connected();
             let mut notified = hub.as_ref().map(|h| h.subscribe(&self.handle.task_id));
-            let mut last: Option<TaskSnapshot> = None;
+            // Boxed: a wait spends nearly all its life asleep holding the last snapshot, and a
+            // pointer keeps the (large) snapshot out of every waiting task's own state.
+            let mut last: Option<Box<TaskSnapshot>> = None;
             let mut unknown_reads = 0u32;
-            let mut warned: HashSet<String> = HashSet::new();
-            let timed_out = |last: Option<TaskSnapshot>| Error::Timeout {
+            let mut warned: Vec<String> = Vec::new();
+            let timed_out = |last: Option<Box<TaskSnapshot>>| Error::Timeout {
                 task_id: Some(self.handle.task_id.clone()),
                 elapsed: deadline.elapsed(),
-                last: last.map(Box::new),
+                last,
                 idempotency_key: None,
             };
             let cancelled = || Error::Cancelled {
@@ -304,7 +305,7 @@ impl Task {
                     Read::Snapshot(snap) => snap,
                     Read::Expired => return Err(timed_out(last)),
                 };
-                if snap.changed_from(last.as_ref()) {
+                if snap.changed_from(last.as_deref()) {
                     tracing::debug!(status = %snap.status(), progress = ?snap.progress(), "task update");
                     on_change(&snap);
                 }
@@ -335,7 +336,9 @@ impl Task {
                     }
                     TaskStatus::Unknown(value) => {
                         unknown_reads += 1;
-                        if warned.insert(value.clone()) {
+                        // Each new value is logged once; at most 16 are remembered.
+                        if !warned.contains(&value) && warned.len() < 16 {
+                            warned.push(value.clone());
                             tracing::warn!(status = %value, "task reports a status this SDK does not know; still waiting");
                         }
                         if unknown_reads > max_unknown {
@@ -361,7 +364,7 @@ impl Task {
                 if let Some(ra) = snap.retry_after {
                     delay = delay.max(ra.min(self.client.inner.retry.max_retry_after));
                 }
-                last = Some(snap);
+                last = Some(Box::new(snap));
                 let wake = deadline.wake_after(delay);
                 let callback = async {
                     match notified.as_mut() {
