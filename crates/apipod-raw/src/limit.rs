@@ -66,6 +66,15 @@ where
 
 /// `response` with its body limited to `limit` bytes (status, version and headers kept).
 pub fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
+    // A declared length within the limit needs no guard: HTTP/1.1 framing (enforced by
+    // hyper) ends the body at `Content-Length`, so the answer cannot exceed it. This is the
+    // common case, and skipping the re-wrapped body keeps it off the hot path.
+    if response
+        .content_length()
+        .is_some_and(|declared| declared <= limit as u64)
+    {
+        return response;
+    }
     let status = response.status();
     let version = response.version();
     let headers = response.headers().clone();

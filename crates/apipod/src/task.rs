@@ -147,10 +147,9 @@ impl Task {
             Ok(r) => r,
             Err(e) => return Err(http::from_raw(e).await),
         };
-        let headers = response.headers().clone();
+        let request_id = header_str(response.headers(), "x-request-id");
+        let retry_after = http::retry_after(response.headers());
         let body = response.into_inner();
-        let request_id = header_str(&headers, "x-request-id");
-        let retry_after = http::retry_after(&headers);
         if body.code != 200 && body.code != 0 {
             return Err(http::classify_body(
                 body.code,

@@ -177,10 +177,10 @@ impl Client {
             Ok(r) => r,
             Err(e) => return Err(http::from_raw(e).await),
         };
-        let headers = response.headers().clone();
+        let headers = CreateHeaders::of(response.headers());
         let body = response.into_inner();
         tracing::trace!(code = body.code, message = %body.message, task_id = ?body.data.task_id, "create response");
-        finish_create(body, &headers)
+        finish_create(body, headers)
     }
 
     /// The raw escape hatch: the same request as the generated create, with any JSON body.
@@ -227,7 +227,7 @@ impl Client {
             });
         }
         match serde_json::from_slice::<types::SubmitTaskResponse>(&bytes) {
-            Ok(parsed) => finish_create(parsed, &headers),
+            Ok(parsed) => finish_create(parsed, CreateHeaders::of(&headers)),
             Err(e) => {
                 Err(http::from_raw(apipod_raw::Error::InvalidResponsePayload(bytes, e)).await)
             }
@@ -235,14 +235,37 @@ impl Client {
     }
 }
 
+/// What a create answer's headers say (read before the body is taken, so the header map
+/// is never cloned).
+struct CreateHeaders {
+    request_id: Option<String>,
+    cost: Option<String>,
+    replayed: bool,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl CreateHeaders {
+    fn of(headers: &reqwest::header::HeaderMap) -> Self {
+        CreateHeaders {
+            request_id: header_str(headers, "x-request-id"),
+            cost: header_str(headers, "x-request-cost"),
+            replayed: header_str(headers, "x-idempotent-replay")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            retry_after: http::retry_after(headers),
+        }
+    }
+}
+
 fn finish_create(
     body: types::SubmitTaskResponse,
-    headers: &reqwest::header::HeaderMap,
+    headers: CreateHeaders,
 ) -> Result<(String, Option<String>, Option<String>, bool)> {
-    let request_id = header_str(headers, "x-request-id");
-    let cost = header_str(headers, "x-request-cost");
-    let replayed =
-        header_str(headers, "x-idempotent-replay").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let CreateHeaders {
+        request_id,
+        cost,
+        replayed,
+        retry_after,
+    } = headers;
     match (body.code, body.data.task_id) {
         (200 | 0, Some(task_id)) if usable_task_id(&task_id) => {
             Ok((task_id, request_id, cost, replayed))
@@ -264,7 +287,7 @@ fn finish_create(
             body.data.error_code,
             body.message,
             request_id,
-            http::retry_after(headers),
+            retry_after,
         )),
     }
 }
