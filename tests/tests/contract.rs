@@ -357,7 +357,7 @@ fn item_limits_are_enforced_by_the_contract() {
 fn each_models_decoder_gives_what_the_untagged_enum_gives() {
     for model in contract::MODELS {
         let body = Value::Object(maximal_body(model));
-        let direct = match (model.decode)(body.clone()) {
+        let direct = match model.decoder.decode(body.clone()) {
             Ok(contract::WireBody::Image(b)) => serde_json::to_value(b).unwrap(),
             Ok(contract::WireBody::Video(b)) => serde_json::to_value(b).unwrap(),
             Err(e) => panic!("{}: {e}", model.id),
@@ -365,7 +365,7 @@ fn each_models_decoder_gives_what_the_untagged_enum_gives() {
         let through_enum = GeneratedRequest::from_json(model.kind, &body).unwrap();
         assert_eq!(direct, through_enum.to_json(), "{}", model.id);
         let kind_matches = matches!(
-            ((model.decode)(body).unwrap(), model.kind),
+            (model.decoder.decode(body).unwrap(), model.kind),
             (contract::WireBody::Image(_), contract::TaskKind::Image)
                 | (contract::WireBody::Video(_), contract::TaskKind::Video)
         );

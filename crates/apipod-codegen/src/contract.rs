@@ -60,8 +60,8 @@ pub fn render(models: &[ModelFacts], hints: &[Hints]) -> TokenStream {
         let wire_type =
             quote::format_ident!("{}", heck::ToPascalCase::to_pascal_case(schema.as_str()));
         let decode = match m.kind {
-            Kind::Image => quote!(image::<crate::types::#wire_type>),
-            Kind::Video => quote!(video::<crate::types::#wire_type>),
+            Kind::Image => quote!(image::<crate::types::#wire_type>()),
+            Kind::Video => quote!(video::<crate::types::#wire_type>()),
         };
         let title = m.title.clone().unwrap_or_else(|| m.id.clone());
         let description = m.description.clone().unwrap_or_default();
@@ -139,7 +139,7 @@ pub fn render(models: &[ModelFacts], hints: &[Hints]) -> TokenStream {
                 mock_price: #price,
                 veo_object: #veo_object,
                 example_json: #example,
-                decode: #decode,
+                decoder: #decode,
             }
         }
     });

@@ -119,7 +119,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"nano-banana-2\",\"prompt\":\"A ceramic teapot on a linen cloth, morning window light, studio product shot.\",\"quality\":\"1K\"}",
         ),
-        decode: image::<crate::types::NanoBanana2Request>,
+        decoder: image::<crate::types::NanoBanana2Request>(),
     },
     ModelContract {
         id: "nano-banana-pro",
@@ -252,7 +252,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"nano-banana-pro\",\"prompt\":\"A ceramic teapot on a linen cloth, morning window light, studio product shot.\",\"quality\":\"1K\"}",
         ),
-        decode: image::<crate::types::NanoBananaProRequest>,
+        decoder: image::<crate::types::NanoBananaProRequest>(),
     },
     ModelContract {
         id: "seedream-v4.5",
@@ -366,7 +366,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"seedream-v4.5\",\"prompt\":\"Editorial portrait of a cyclist at dusk, shallow depth of field, film grain.\",\"quality\":\"2K\"}",
         ),
-        decode: image::<crate::types::SeedreamV45Request>,
+        decoder: image::<crate::types::SeedreamV45Request>(),
     },
     ModelContract {
         id: "seedream-v4.5-edit",
@@ -495,7 +495,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedream-v4.5-edit\",\"prompt\":\"Turn the photo into a watercolour painting and keep the composition.\",\"quality\":\"2K\"}",
         ),
-        decode: image::<crate::types::SeedreamV45EditRequest>,
+        decoder: image::<crate::types::SeedreamV45EditRequest>(),
     },
     ModelContract {
         id: "seedream-5.0-lite",
@@ -592,7 +592,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"model\":\"seedream-5.0-lite\",\"prompt\":\"Editorial portrait of a cyclist at dusk, shallow depth of field, film grain.\",\"quality\":\"2K\"}",
         ),
-        decode: image::<crate::types::Seedream50LiteRequest>,
+        decoder: image::<crate::types::Seedream50LiteRequest>(),
     },
     ModelContract {
         id: "seedream-5.0-lite-edit",
@@ -704,7 +704,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"1:1\",\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedream-5.0-lite-edit\",\"prompt\":\"Turn the photo into a watercolour painting and keep the composition.\",\"quality\":\"2K\"}",
         ),
-        decode: image::<crate::types::Seedream50LiteEditRequest>,
+        decoder: image::<crate::types::Seedream50LiteEditRequest>(),
     },
     ModelContract {
         id: "wan2.7-image",
@@ -860,7 +860,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"wan2.7-image\",\"n\":1,\"prompt\":\"Isometric illustration of a tiny bookshop on a rainy street corner.\",\"size\":\"1K\"}",
         ),
-        decode: image::<crate::types::Wan27ImageRequest>,
+        decoder: image::<crate::types::Wan27ImageRequest>(),
     },
     ModelContract {
         id: "wan2.7-image-edit",
@@ -984,7 +984,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"wan2.7-image-edit\",\"n\":1,\"prompt\":\"Replace the sky with a starry night and keep the buildings unchanged.\",\"size\":\"1K\"}",
         ),
-        decode: image::<crate::types::Wan27ImageEditRequest>,
+        decoder: image::<crate::types::Wan27ImageEditRequest>(),
     },
     ModelContract {
         id: "wan2.7-image-pro",
@@ -1134,7 +1134,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"wan2.7-image-pro\",\"n\":1,\"prompt\":\"Isometric illustration of a tiny bookshop on a rainy street corner.\",\"size\":\"2K\"}",
         ),
-        decode: image::<crate::types::Wan27ImageProRequest>,
+        decoder: image::<crate::types::Wan27ImageProRequest>(),
     },
     ModelContract {
         id: "wan2.7-image-pro-edit",
@@ -1252,7 +1252,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"wan2.7-image-pro-edit\",\"n\":1,\"prompt\":\"Replace the sky with a starry night and keep the buildings unchanged.\",\"size\":\"2K\"}",
         ),
-        decode: image::<crate::types::Wan27ImageProEditRequest>,
+        decoder: image::<crate::types::Wan27ImageProEditRequest>(),
     },
     ModelContract {
         id: "gpt-image-2-fast",
@@ -1390,7 +1390,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2-fast\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"quality\":\"auto\",\"resolution\":\"1K\"}",
         ),
-        decode: image::<crate::types::GptImage2FastRequest>,
+        decoder: image::<crate::types::GptImage2FastRequest>(),
     },
     ModelContract {
         id: "gpt-image-2-lite",
@@ -1511,7 +1511,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2-lite\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"resolution\":\"1K\"}",
         ),
-        decode: image::<crate::types::GptImage2LiteRequest>,
+        decoder: image::<crate::types::GptImage2LiteRequest>(),
     },
     ModelContract {
         id: "gpt-image-2",
@@ -1649,7 +1649,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"auto\",\"model\":\"gpt-image-2\",\"prompt\":\"A hand-lettered cafe menu board on a brick wall, warm afternoon light.\",\"quality\":\"auto\",\"resolution\":\"1K\"}",
         ),
-        decode: image::<crate::types::GptImage2Request>,
+        decoder: image::<crate::types::GptImage2Request>(),
     },
     ModelContract {
         id: "veo3-1-fast",
@@ -1756,7 +1756,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-fast\",\"prompt\":\"A paper boat drifting down a gutter stream after rain, low tracking shot.\"}",
         ),
-        decode: video::<crate::types::Veo31FastRequest>,
+        decoder: video::<crate::types::Veo31FastRequest>(),
     },
     ModelContract {
         id: "veo3-1-fast-4k",
@@ -1846,7 +1846,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-fast-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31Fast4kRequest>,
+        decoder: video::<crate::types::Veo31Fast4kRequest>(),
     },
     ModelContract {
         id: "veo3-1-fast-ref",
@@ -1955,7 +1955,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"veo3-1-fast-ref\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31FastRefRequest>,
+        decoder: video::<crate::types::Veo31FastRefRequest>(),
     },
     ModelContract {
         id: "veo3-1-lite-4k",
@@ -2045,7 +2045,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-lite-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31Lite4kRequest>,
+        decoder: video::<crate::types::Veo31Lite4kRequest>(),
     },
     ModelContract {
         id: "veo3-1-lite",
@@ -2135,7 +2135,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-lite\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31LiteRequest>,
+        decoder: video::<crate::types::Veo31LiteRequest>(),
     },
     ModelContract {
         id: "veo3-1-quality-4k",
@@ -2225,7 +2225,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-quality-4k\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31Quality4kRequest>,
+        decoder: video::<crate::types::Veo31Quality4kRequest>(),
     },
     ModelContract {
         id: "veo3-1-quality",
@@ -2332,7 +2332,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"veo3-1-quality\",\"prompt\":\"A paper lantern floating over a calm lake at dusk, slow crane shot, soft ambient sound.\"}",
         ),
-        decode: video::<crate::types::Veo31QualityRequest>,
+        decoder: video::<crate::types::Veo31QualityRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-t2v",
@@ -2522,7 +2522,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-t2v\",\"prompt\":\"Slow dolly shot across a night market, steam rising from food stalls.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20T2vRequest>,
+        decoder: video::<crate::types::Seedance20T2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-i2v",
@@ -2729,7 +2729,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-i2v\",\"prompt\":\"The subject turns towards the camera, gentle push-in, soft light.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20I2vRequest>,
+        decoder: video::<crate::types::Seedance20I2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-r2v",
@@ -2970,7 +2970,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://cdn.example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-r2v\",\"prompt\":\"The character from the photo walks through the street from the clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://cdn.example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20R2vRequest>,
+        decoder: video::<crate::types::Seedance20R2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-t2v",
@@ -3160,7 +3160,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-fast-t2v\",\"prompt\":\"Slow dolly shot across a night market, steam rising from food stalls.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20FastT2vRequest>,
+        decoder: video::<crate::types::Seedance20FastT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-i2v",
@@ -3367,7 +3367,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-fast-i2v\",\"prompt\":\"The subject turns towards the camera, gentle push-in, soft light.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20FastI2vRequest>,
+        decoder: video::<crate::types::Seedance20FastI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-r2v",
@@ -3608,7 +3608,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://cdn.example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://cdn.example.com/reference-1.jpg\"],\"model\":\"seedance-2.0-fast-r2v\",\"prompt\":\"The character from the photo walks through the street from the clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://cdn.example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20FastR2vRequest>,
+        decoder: video::<crate::types::Seedance20FastR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-i2v",
@@ -3781,7 +3781,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-fast-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20FastLiteI2vRequest>,
+        decoder: video::<crate::types::Seedance20FastLiteI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-r2v",
@@ -3988,7 +3988,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-fast-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20FastLiteR2vRequest>,
+        decoder: video::<crate::types::Seedance20FastLiteR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-fast-lite-t2v",
@@ -4144,7 +4144,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-fast-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20FastLiteT2vRequest>,
+        decoder: video::<crate::types::Seedance20FastLiteT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-lite-i2v",
@@ -4317,7 +4317,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20LiteI2vRequest>,
+        decoder: video::<crate::types::Seedance20LiteI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-lite-r2v",
@@ -4524,7 +4524,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20LiteR2vRequest>,
+        decoder: video::<crate::types::Seedance20LiteR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-lite-t2v",
@@ -4680,7 +4680,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20LiteT2vRequest>,
+        decoder: video::<crate::types::Seedance20LiteT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-i2v",
@@ -4887,7 +4887,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-mini-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20MiniI2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-i2v",
@@ -5060,7 +5060,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.0-mini-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20MiniLiteI2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniLiteI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-r2v",
@@ -5267,7 +5267,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-mini-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20MiniLiteR2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniLiteR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-lite-t2v",
@@ -5423,7 +5423,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-mini-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20MiniLiteT2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniLiteT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-r2v",
@@ -5664,7 +5664,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.0-mini-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance20MiniR2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-mini-t2v",
@@ -5854,7 +5854,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-2.0-mini-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20MiniT2vRequest>,
+        decoder: video::<crate::types::Seedance20MiniT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-i2v",
@@ -6044,7 +6044,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.5-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance25I2vRequest>,
+        decoder: video::<crate::types::Seedance25I2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-lite-i2v",
@@ -6217,7 +6217,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-2.5-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance25LiteI2vRequest>,
+        decoder: video::<crate::types::Seedance25LiteI2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-lite-r2v",
@@ -6424,7 +6424,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.5-lite-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance25LiteR2vRequest>,
+        decoder: video::<crate::types::Seedance25LiteR2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-lite-t2v",
@@ -6580,7 +6580,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"model\":\"seedance-2.5-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance25LiteT2vRequest>,
+        decoder: video::<crate::types::Seedance25LiteT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-r2v",
@@ -6804,7 +6804,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"audio_urls\":[\"https://example.com/reference.mp3\"],\"duration\":8,\"generate_audio\":true,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-2.5-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"720p\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::Seedance25R2vRequest>,
+        decoder: video::<crate::types::Seedance25R2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.5-t2v",
@@ -6977,7 +6977,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":8,\"generate_audio\":true,\"model\":\"seedance-2.5-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance25T2vRequest>,
+        decoder: video::<crate::types::Seedance25T2vRequest>(),
     },
     ModelContract {
         id: "doubao-seedance-1.0-pro-fast-i2v",
@@ -7116,7 +7116,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"doubao-seedance-1.0-pro-fast-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::DoubaoSeedance10ProFastI2vRequest>,
+        decoder: video::<crate::types::DoubaoSeedance10ProFastI2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-lite-i2v-ref",
@@ -7257,7 +7257,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"seedance-1.0-lite-i2v-ref\",\"prompt\":\"The character from the reference image walks along the beach.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance10LiteI2vRefRequest>,
+        decoder: video::<crate::types::Seedance10LiteI2vRefRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-lite-i2v",
@@ -7396,7 +7396,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-lite-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"480p\"}",
         ),
-        decode: video::<crate::types::Seedance10LiteI2vRequest>,
+        decoder: video::<crate::types::Seedance10LiteI2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-lite-t2v",
@@ -7516,7 +7516,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-lite-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance10LiteT2vRequest>,
+        decoder: video::<crate::types::Seedance10LiteT2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-pro-fast-i2v",
@@ -7655,7 +7655,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-pro-fast-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance10ProFastI2vRequest>,
+        decoder: video::<crate::types::Seedance10ProFastI2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-pro-fast-t2v",
@@ -7775,7 +7775,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-pro-fast-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080p\"}",
         ),
-        decode: video::<crate::types::Seedance10ProFastT2vRequest>,
+        decoder: video::<crate::types::Seedance10ProFastT2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-pro-i2v",
@@ -7914,7 +7914,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.0-pro-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080p\"}",
         ),
-        decode: video::<crate::types::Seedance10ProI2vRequest>,
+        decoder: video::<crate::types::Seedance10ProI2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.0-pro-t2v",
@@ -8034,7 +8034,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-1.0-pro-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080p\"}",
         ),
-        decode: video::<crate::types::Seedance10ProT2vRequest>,
+        decoder: video::<crate::types::Seedance10ProT2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.5-pro-i2v",
@@ -8190,7 +8190,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"generate_audio\":true,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"seedance-1.5-pro-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance15ProI2vRequest>,
+        decoder: video::<crate::types::Seedance15ProI2vRequest>(),
     },
     ModelContract {
         id: "seedance-1.5-pro-t2v",
@@ -8327,7 +8327,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"generate_audio\":true,\"model\":\"seedance-1.5-pro-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance15ProT2vRequest>,
+        decoder: video::<crate::types::Seedance15ProT2vRequest>(),
     },
     ModelContract {
         id: "seedance-2.0-t2v-vip",
@@ -8436,7 +8436,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"seedance-2.0-t2v-vip\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::Seedance20T2vVipRequest>,
+        decoder: video::<crate::types::Seedance20T2vVipRequest>(),
     },
     ModelContract {
         id: "gemini-omni-extend",
@@ -8558,7 +8558,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"model\":\"gemini-omni-extend\",\"prompt\":\"Continue the shot as the camera rises above the rooftops into a clear evening sky.\",\"resolution\":\"720p\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
-        decode: video::<crate::types::GeminiOmniExtendRequest>,
+        decoder: video::<crate::types::GeminiOmniExtendRequest>(),
     },
     ModelContract {
         id: "gemini-omni-i2v",
@@ -8678,7 +8678,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"gemini-omni-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GeminiOmniI2vRequest>,
+        decoder: video::<crate::types::GeminiOmniI2vRequest>(),
     },
     ModelContract {
         id: "gemini-omni-r2v",
@@ -8798,7 +8798,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"gemini-omni-r2v\",\"prompt\":\"The dog from the reference image chases a ball across a sunny park.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GeminiOmniR2vRequest>,
+        decoder: video::<crate::types::GeminiOmniR2vRequest>(),
     },
     ModelContract {
         id: "gemini-omni-t2v",
@@ -8901,7 +8901,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"model\":\"gemini-omni-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GeminiOmniT2vRequest>,
+        decoder: video::<crate::types::GeminiOmniT2vRequest>(),
     },
     ModelContract {
         id: "grok-imagine-i2v",
@@ -9025,7 +9025,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"grok-imagine-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GrokImagineI2vRequest>,
+        decoder: video::<crate::types::GrokImagineI2vRequest>(),
     },
     ModelContract {
         id: "grok-imagine-t2v",
@@ -9134,7 +9134,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"model\":\"grok-imagine-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GrokImagineT2vRequest>,
+        decoder: video::<crate::types::GrokImagineT2vRequest>(),
     },
     ModelContract {
         id: "grok-imagine-1.5-fast",
@@ -9260,7 +9260,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"model\":\"grok-imagine-1.5-fast\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GrokImagine15FastRequest>,
+        decoder: video::<crate::types::GrokImagine15FastRequest>(),
     },
     ModelContract {
         id: "grok-imagine-1.5-preview",
@@ -9384,7 +9384,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_url\":\"https://example.com/input.png\",\"model\":\"grok-imagine-1.5-preview\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"720p\"}",
         ),
-        decode: video::<crate::types::GrokImagine15PreviewRequest>,
+        decoder: video::<crate::types::GrokImagine15PreviewRequest>(),
     },
     ModelContract {
         id: "grok-imagine-1.5-vip",
@@ -9508,7 +9508,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"image_url\":\"https://example.com/input.png\",\"model\":\"grok-imagine-1.5-vip\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"480p\"}",
         ),
-        decode: video::<crate::types::GrokImagine15VipRequest>,
+        decoder: video::<crate::types::GrokImagine15VipRequest>(),
     },
     ModelContract {
         id: "kling-2.6-motion-control",
@@ -9649,7 +9649,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"character_orientation\":\"image\",\"image_url\":\"https://example.com/input.png\",\"model\":\"kling-2.6-motion-control\",\"prompt\":\"A dancer on a rooftop at sunset, natural lighting.\",\"quality\":\"std\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
-        decode: video::<crate::types::Kling26MotionControlRequest>,
+        decoder: video::<crate::types::Kling26MotionControlRequest>(),
     },
     ModelContract {
         id: "minimax-h3-i2v",
@@ -9775,7 +9775,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"duration\":6,\"first_frame_image\":\"https://example.com/input.png\",\"model\":\"minimax-h3-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"768P\"}",
         ),
-        decode: video::<crate::types::MinimaxH3i2vRequest>,
+        decoder: video::<crate::types::MinimaxH3i2vRequest>(),
     },
     ModelContract {
         id: "minimax-h3-r2v",
@@ -9933,7 +9933,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":6,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"minimax-h3-r2v\",\"prompt\":\"The character from the reference image walks along the beach shown in the reference clip.\",\"resolution\":\"2K\",\"video_urls\":[\"https://example.com/reference.mp4\"]}",
         ),
-        decode: video::<crate::types::MinimaxH3r2vRequest>,
+        decoder: video::<crate::types::MinimaxH3r2vRequest>(),
     },
     ModelContract {
         id: "minimax-h3-t2v",
@@ -10042,7 +10042,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":6,\"model\":\"minimax-h3-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"768P\"}",
         ),
-        decode: video::<crate::types::MinimaxH3t2vRequest>,
+        decoder: video::<crate::types::MinimaxH3t2vRequest>(),
     },
     ModelContract {
         id: "motion-control-m1",
@@ -10115,7 +10115,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"image_url\":\"https://example.com/input.png\",\"model\":\"motion-control-m1\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
-        decode: video::<crate::types::MotionControlM1Request>,
+        decoder: video::<crate::types::MotionControlM1Request>(),
     },
     ModelContract {
         id: "sora-2-vip",
@@ -10220,7 +10220,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"9:16\",\"duration\":8,\"model\":\"sora-2-vip\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\"}",
         ),
-        decode: video::<crate::types::Sora2VipRequest>,
+        decoder: video::<crate::types::Sora2VipRequest>(),
     },
     ModelContract {
         id: "wan2.7-i2v",
@@ -10414,7 +10414,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"duration\":5,\"image_urls\":[\"https://example.com/input.png\"],\"model\":\"wan2.7-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080P\"}",
         ),
-        decode: video::<crate::types::Wan27I2vRequest>,
+        decoder: video::<crate::types::Wan27I2vRequest>(),
     },
     ModelContract {
         id: "wan2.7-t2v",
@@ -10589,7 +10589,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":5,\"model\":\"wan2.7-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"1080P\"}",
         ),
-        decode: video::<crate::types::Wan27T2vRequest>,
+        decoder: video::<crate::types::Wan27T2vRequest>(),
     },
     ModelContract {
         id: "wan2.7-videoedit",
@@ -10777,7 +10777,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"audio_setting\":\"origin\",\"model\":\"wan2.7-videoedit\",\"prompt\":\"Turn the scene into a snowy winter evening and keep the people unchanged.\",\"resolution\":\"720P\",\"video_url\":\"https://example.com/source.mp4\"}",
         ),
-        decode: video::<crate::types::Wan27VideoeditRequest>,
+        decoder: video::<crate::types::Wan27VideoeditRequest>(),
     },
     ModelContract {
         id: "wan3.0-i2v",
@@ -10948,7 +10948,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"first_frame_image\":\"https://example.com/input.png\",\"generate_audio\":true,\"model\":\"wan3.0-i2v\",\"prompt\":\"The person in the photo looks up and smiles, slow push-in, soft daylight.\",\"resolution\":\"1080P\"}",
         ),
-        decode: video::<crate::types::Wan30I2vRequest>,
+        decoder: video::<crate::types::Wan30I2vRequest>(),
     },
     ModelContract {
         id: "wan3.0-r2v",
@@ -11174,7 +11174,7 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"adaptive\",\"duration\":5,\"image_urls\":[\"https://example.com/reference.png\"],\"model\":\"wan3.0-r2v\",\"prompt\":\"The character from the reference image walks along the beach.\",\"resolution\":\"1080P\"}",
         ),
-        decode: video::<crate::types::Wan30R2vRequest>,
+        decoder: video::<crate::types::Wan30R2vRequest>(),
     },
     ModelContract {
         id: "wan3.0-t2v",
@@ -11315,6 +11315,6 @@ pub static MODELS: &[ModelContract] = &[
         example_json: Some(
             "{\"aspect_ratio\":\"16:9\",\"duration\":10,\"generate_audio\":true,\"model\":\"wan3.0-t2v\",\"prompt\":\"A fishing boat leaving harbour at sunrise, gulls overhead, gentle waves.\",\"resolution\":\"720P\"}",
         ),
-        decode: video::<crate::types::Wan30T2vRequest>,
+        decoder: video::<crate::types::Wan30T2vRequest>(),
     },
 ];

@@ -21,6 +21,11 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+mod decode;
+
+pub use decode::{Decoder, WireBody};
+use decode::{image, video};
+
 /// Image or video task. Decides the create and status routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TaskKind {
@@ -254,7 +259,7 @@ impl FieldContract {
 }
 
 /// One model's create contract.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct ModelContract {
     /// Model id sent as `model`.
@@ -283,54 +288,8 @@ pub struct ModelContract {
     pub veo_object: bool,
     /// A valid example request body, as JSON text.
     pub example_json: Option<&'static str>,
-    /// Decodes a body of this model straight into its generated wire type (the variant of
-    /// the per-kind request enum), without trying the enum's other variants one by one.
-    pub decode: fn(Value) -> Result<WireBody, serde_json::Error>,
-}
-
-/// A request body in its generated wire type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WireBody {
-    /// An image generation request.
-    Image(crate::types::ImageGenerationRequest),
-    /// A video generation request.
-    Video(crate::types::VideoGenerationRequest),
-}
-
-/// Decodes an image model's body as `T` (one model's generated request type).
-fn image<T>(body: Value) -> Result<WireBody, serde_json::Error>
-where
-    T: serde::de::DeserializeOwned + Into<crate::types::ImageGenerationRequest>,
-{
-    serde_json::from_value::<T>(body).map(|b| WireBody::Image(b.into()))
-}
-
-/// Decodes a video model's body as `T` (one model's generated request type).
-fn video<T>(body: Value) -> Result<WireBody, serde_json::Error>
-where
-    T: serde::de::DeserializeOwned + Into<crate::types::VideoGenerationRequest>,
-{
-    serde_json::from_value::<T>(body).map(|b| WireBody::Video(b.into()))
-}
-
-/// Contracts are equal when they describe the same model the same way (the decoder is
-/// left out: function pointers have no meaningful equality).
-impl PartialEq for ModelContract {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-            && self.kind == other.kind
-            && self.schema == other.schema
-            && self.title == other.title
-            && self.description == other.description
-            && self.family == other.family
-            && self.fields == other.fields
-            && self.require_one_of == other.require_one_of
-            && self.polling == other.polling
-            && self.mock_timing == other.mock_timing
-            && self.mock_price == other.mock_price
-            && self.veo_object == other.veo_object
-            && self.example_json == other.example_json
-    }
+    /// Decodes a body of this model straight into its generated wire type.
+    pub decoder: Decoder,
 }
 
 impl ModelContract {

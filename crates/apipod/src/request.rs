@@ -90,7 +90,7 @@ impl GenerationRequest {
         // Straight into the model's own generated type: the per-kind enum is untagged, and
         // letting serde try its variants in order would cost one failed decode per model
         // listed before this one.
-        let body = match (contract.decode)(Value::Object(map)) {
+        let body = match contract.decoder.decode(Value::Object(map)) {
             Ok(contract::WireBody::Image(b)) => Body::Image(b),
             Ok(contract::WireBody::Video(b)) => Body::Video(b),
             Err(e) => {
