@@ -57,7 +57,6 @@ impl Shared {
         }
     }
 
-    /// The fault state (its draw sequence and configuration).
     /// Counts a create by `api_key` against the rate limit: false when it is over.
     pub(crate) fn admit_create(&self, api_key: &str) -> bool {
         let Some(limit) = self.config.create_rate_limit else {
@@ -73,6 +72,7 @@ impl Shared {
         *count <= limit
     }
 
+    /// The fault state (its draw sequence and configuration).
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
         self.faults.lock().expect("fault state lock")
     }

@@ -83,10 +83,7 @@ impl GenerationRequest {
                 violations,
             });
         }
-        let callback_url = match map.get("callback_url") {
-            Some(Value::String(url)) if !url.is_empty() => Some(url.clone()),
-            _ => None,
-        };
+        let callback_url = callback_url_in(&map);
         // Straight into the model's own generated type: the per-kind enum is untagged, and
         // letting serde try its variants in order would cost one failed decode per model
         // listed before this one.
@@ -122,11 +119,7 @@ impl GenerationRequest {
                 message: "a raw request body needs a \"model\" string".into(),
             })?
             .to_string();
-        let callback_url = body
-            .get("callback_url")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let callback_url = body.as_object().and_then(callback_url_in);
         Ok(Self {
             model,
             kind,
@@ -176,5 +169,13 @@ impl IntoRequest for GenerationRequest {
 impl IntoRequest for Result<GenerationRequest> {
     fn into_request(self) -> Result<GenerationRequest> {
         self
+    }
+}
+
+/// A body's `callback_url`, when it is a non-empty string.
+fn callback_url_in(body: &Map<String, Value>) -> Option<String> {
+    match body.get("callback_url") {
+        Some(Value::String(url)) if !url.is_empty() => Some(url.clone()),
+        _ => None,
     }
 }

@@ -315,7 +315,9 @@ impl Task {
                             (self.handle.plausible_submit_time(), snap.completed_at())
                             && let Ok(took) = done.duration_since(submitted)
                         {
-                            if options.poll.as_ref().is_some_and(|p| *p != self.client.inner.poll) {
+                            // The client's policy learns (and shares) every duration; a
+                            // wait's own policy learns from its own waits too.
+                            if poll != self.client.inner.poll {
                                 poll.observe(&self.handle.model, took);
                             }
                             self.client.inner.task_took(&self.handle.model, took);
