@@ -375,11 +375,8 @@ fn marker_code(prompt: &str) -> Option<String> {
 /// spec's `x-apipod-mock-timing` for the model or its family (our estimates, not APIPod's),
 /// or a default by kind for a model without one.
 pub fn realistic_ranges(contract: &ModelContract) -> ((f64, f64), (f64, f64)) {
-    match (contract.mock_timing, contract.kind) {
-        (Some(t), _) => (t.queue_s, t.run_s),
-        (None, TaskKind::Image) => ((1.0, 5.0), (10.0, 60.0)),
-        (None, TaskKind::Video) => ((5.0, 30.0), (60.0, 300.0)),
-    }
+    let t = contract.typical_timing();
+    (t.queue_s, t.run_s)
 }
 
 fn realistic_durations(contract: &ModelContract, seed: u64, seq: u64) -> (Duration, Duration) {

@@ -293,6 +293,24 @@ pub struct ModelContract {
 }
 
 impl ModelContract {
+    /// How long this model's tasks typically queue and run: the spec's estimate
+    /// (`x-apipod-mock-timing`) or, for a model without one, its kind's (images 1-5 s queued
+    /// and 10-60 s running, videos 5-30 s and 60-300 s). Our estimates, not APIPod's: the
+    /// docs publish no typical durations. The mock draws realistic durations from these and
+    /// the SDK's learning poll policy starts from them.
+    pub fn typical_timing(&self) -> MockTiming {
+        self.mock_timing.unwrap_or(match self.kind {
+            TaskKind::Image => MockTiming {
+                queue_s: (1.0, 5.0),
+                run_s: (10.0, 60.0),
+            },
+            TaskKind::Video => MockTiming {
+                queue_s: (5.0, 30.0),
+                run_s: (60.0, 300.0),
+            },
+        })
+    }
+
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&'static FieldContract> {
         self.fields.iter().find(|f| f.name == name)

@@ -378,3 +378,31 @@ async fn the_adaptive_policy_learns_and_skips_the_dead_zone() {
         Some(Duration::from_secs(54))
     );
 }
+
+#[test]
+fn a_client_for_apipod_learns_from_the_spec_and_one_for_a_mock_follows_the_schedule() {
+    use apipod::{Client, PollPolicy};
+    let apipod = Client::builder().api_key("sk-test").build().unwrap();
+    match apipod.poll_policy() {
+        PollPolicy::Adaptive(learner) => {
+            // Seeded from the spec: the dead zone of a known model is known before any task.
+            assert!(learner.dead_zone("seedream-v4.5").is_some());
+        }
+        other => panic!("expected the learning policy, got {other:?}"),
+    }
+    let local = Client::builder()
+        .api_key("sk-test")
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    assert_eq!(local.poll_policy(), &PollPolicy::default());
+    let chosen = Client::builder()
+        .api_key("sk-test")
+        .poll_policy(PollPolicy::Fixed(std::time::Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    assert_eq!(
+        chosen.poll_policy(),
+        &PollPolicy::Fixed(std::time::Duration::from_secs(1))
+    );
+}

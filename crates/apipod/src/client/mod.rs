@@ -133,7 +133,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Default polling policy for waits (default [`PollPolicy::default`]).
+    /// Default polling policy for waits. When none is set, a client for APIPod's own hosts
+    /// (`*.apipod.ai`) uses [`PollPolicy::learning`], which starts from the spec's estimate
+    /// of each model's duration; a client for any other base URL (the mock, a proxy) uses
+    /// [`PollPolicy::default`], the documented staged schedule, because those estimates
+    /// describe APIPod's service and not theirs.
     pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
         self.poll = Some(policy);
         self
@@ -226,7 +230,16 @@ impl ClientBuilder {
             .sync
             .finish(sync_http, &base_url, base_url_set, &state)?;
         let gate = Arc::new(RateGate::default());
-        let poll = self.poll.unwrap_or_default();
+        let poll = self.poll.unwrap_or_else(|| {
+            let apipod = parsed
+                .host_str()
+                .is_some_and(|h| h == "apipod.ai" || h.ends_with(".apipod.ai"));
+            if apipod {
+                PollPolicy::learning()
+            } else {
+                PollPolicy::default()
+            }
+        });
         let coord = self.coordinator.unwrap_or_else(|| Arc::new(InProcess));
         coord.attach(Peers::new(
             key_hash.clone(),
@@ -297,6 +310,12 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// The poll policy waits use unless given their own (see
+    /// [`ClientBuilder::poll_policy`] for the default).
+    pub fn poll_policy(&self) -> &PollPolicy {
+        &self.inner.poll
     }
 
     /// The generated wire-level client underneath, for anything this crate does not wrap.

@@ -66,6 +66,13 @@ pub struct AdaptiveConfig {
     /// The schedule before a model is learned (default: APIPod's staged guidance, the SDK's
     /// default).
     pub fallback: Schedule,
+    /// Until a model is learned, start from the spec's estimate of it instead of the
+    /// fallback: its dead zone is this fraction of the shortest typical duration
+    /// ([`ModelContract::typical_timing`](apipod_raw::contract::ModelContract::typical_timing):
+    /// queue low + run low), and is lowered at once by any shorter task seen. `None` (the
+    /// default of [`AdaptivePollPolicy::default`]) uses the fallback instead;
+    /// [`AdaptivePollPolicy::with_spec_priors`] sets 0.9.
+    pub prior_margin: Option<f64>,
 }
 
 impl Default for AdaptiveConfig {
@@ -77,6 +84,7 @@ impl Default for AdaptiveConfig {
             start_margin: 0.9,
             jitter: 0.15,
             fallback: Schedule::default(),
+            prior_margin: None,
         }
     }
 }
@@ -86,6 +94,8 @@ struct History {
     recent: VecDeque<f64>,
     /// Seconds: end of the dead zone, once enough durations are known.
     start: Option<f64>,
+    /// Seconds: the shortest duration seen (bounds a prior while the model is learned).
+    shortest: Option<f64>,
 }
 
 /// A polling policy that learns each model's typical duration: it sleeps through the time
@@ -125,6 +135,16 @@ impl AdaptivePollPolicy {
         }
     }
 
+    /// A policy that starts each model from the spec's estimate of its duration (see
+    /// [`AdaptiveConfig::prior_margin`]) and then learns: what a [`Client`](crate::Client)
+    /// talking to APIPod uses when no policy is set ([`PollPolicy::learning`](super::PollPolicy::learning)).
+    pub fn with_spec_priors() -> Self {
+        AdaptivePollPolicy::new(AdaptiveConfig {
+            prior_margin: Some(0.9),
+            ..AdaptiveConfig::default()
+        })
+    }
+
     /// The settings.
     pub fn config(&self) -> &AdaptiveConfig {
         &self.config
@@ -134,7 +154,9 @@ impl AdaptivePollPolicy {
     pub fn observe(&self, model: &str, duration: Duration) {
         let mut models = crate::lock::lock(&self.models);
         let history = models.entry(model.to_string()).or_default();
-        history.recent.push_back(duration.as_secs_f64());
+        let seconds = duration.as_secs_f64();
+        history.shortest = Some(history.shortest.map_or(seconds, |s| s.min(seconds)));
+        history.recent.push_back(seconds);
         while history.recent.len() > self.config.window.max(1) {
             history.recent.pop_front();
         }
@@ -147,13 +169,23 @@ impl AdaptivePollPolicy {
         });
     }
 
-    /// The learned end of `model`'s dead zone, once known.
+    /// The end of `model`'s dead zone: learned once enough durations are known; before
+    /// that, the spec's prior when the policy has priors (bounded by the shortest task
+    /// seen), else none.
     pub fn dead_zone(&self, model: &str) -> Option<Duration> {
-        let models = crate::lock::lock(&self.models);
-        models
-            .get(model)
-            .and_then(|h| h.start)
-            .map(Duration::from_secs_f64)
+        let (learned, shortest) = {
+            let models = crate::lock::lock(&self.models);
+            models
+                .get(model)
+                .map_or((None, None), |h| (h.start, h.shortest))
+        };
+        let seconds = learned.or_else(|| {
+            let margin = self.config.prior_margin?.clamp(0.0, 1.0);
+            let timing = apipod_raw::contract::find(model)?.typical_timing();
+            let prior = (timing.queue_s.0 + timing.run_s.0).max(0.0) * margin;
+            Some(shortest.map_or(prior, |s| prior.min(s * margin)))
+        })?;
+        Some(Duration::from_secs_f64(seconds))
     }
 
     /// Delay before the next status read of a `model` task that is `age` old.
@@ -221,5 +253,29 @@ mod tests {
             p.observe("m", Duration::from_secs(10));
         }
         assert_eq!(p.dead_zone("m"), Some(Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn spec_priors_skip_the_estimated_dead_zone_and_yield_to_shorter_tasks() {
+        let model = "seedream-v4.5";
+        let timing = apipod_raw::contract::find(model).unwrap().typical_timing();
+        let prior = 0.9 * (timing.queue_s.0 + timing.run_s.0);
+        let p = AdaptivePollPolicy::with_spec_priors();
+        assert_eq!(p.dead_zone(model), Some(Duration::from_secs_f64(prior)));
+        // Without priors (the default learner) nothing is known yet.
+        assert_eq!(AdaptivePollPolicy::default().dead_zone(model), None);
+        // An unknown model has no prior: the staged fallback.
+        assert_eq!(p.dead_zone("not-a-model"), None);
+        // A task shorter than the prior lowers it at once.
+        p.observe(model, Duration::from_secs(4));
+        assert_eq!(p.dead_zone(model), Some(Duration::from_secs_f64(3.6)));
+        let d = p.delay(model, Duration::from_secs(1), None);
+        assert_eq!(d, Duration::from_secs_f64(2.6));
+        // Once learned, the learned dead zone wins (0.9 × the 2nd percentile, which the
+        // one 4 s task no longer is among 61).
+        for _ in 0..60 {
+            p.observe(model, Duration::from_secs(40));
+        }
+        assert_eq!(p.dead_zone(model), Some(Duration::from_secs(36)));
     }
 }

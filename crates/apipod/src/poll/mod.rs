@@ -49,6 +49,15 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
+    /// A fresh learning policy that starts each model from the spec's estimate of its
+    /// duration ([`AdaptivePollPolicy::with_spec_priors`]): what a [`Client`](crate::Client)
+    /// uses when it talks to APIPod's own hosts and no policy is set. It sleeps through the
+    /// time in which a model's tasks almost never finish, then polls at the slowest rate the
+    /// documented schedule allows, and corrects itself from the tasks it sees.
+    pub fn learning() -> Self {
+        PollPolicy::Adaptive(Arc::new(AdaptivePollPolicy::with_spec_priors()))
+    }
+
     /// Delay before the next read of a `model` task that is `age` old.
     pub fn delay_for(&self, model: &str, age: Duration, hint: Option<PollingHint>) -> Duration {
         match self {
