@@ -70,6 +70,8 @@ struct Inner {
     entries: VecDeque<LogEntry>,
     callbacks: Vec<CallbackAttempt>,
     capacity: usize,
+    /// Requests logged since start (or the last clear), kept or not.
+    total: u64,
 }
 
 /// The server's request log and callback attempts. Cheap to clone; clones share the log.
@@ -85,6 +87,7 @@ impl RequestLog {
                 entries: VecDeque::new(),
                 callbacks: Vec::new(),
                 capacity: capacity.max(1),
+                total: 0,
             })),
         }
     }
@@ -99,6 +102,7 @@ impl RequestLog {
             inner.entries.pop_front();
         }
         inner.entries.push_back(entry);
+        inner.total += 1;
     }
 
     pub(crate) fn push_callback(&self, attempt: CallbackAttempt) {
@@ -125,6 +129,12 @@ impl RequestLog {
         self.lock().entries.len()
     }
 
+    /// Requests logged since the server started (or since [`clear`](Self::clear)),
+    /// including the oldest ones that the log's capacity no longer keeps.
+    pub fn total(&self) -> u64 {
+        self.lock().total
+    }
+
     /// True when nothing was logged.
     pub fn is_empty(&self) -> bool {
         self.lock().entries.is_empty()
@@ -140,5 +150,6 @@ impl RequestLog {
         let mut inner = self.lock();
         inner.entries.clear();
         inner.callbacks.clear();
+        inner.total = 0;
     }
 }

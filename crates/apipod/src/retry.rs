@@ -113,14 +113,20 @@ impl RateGate {
     }
 
     /// Waits until the gate is open. Returns false when cancelled first.
-    pub(crate) async fn wait(&self, cancel: &CancellationToken) -> bool {
+    pub(crate) async fn wait(&self, cancel: Option<&CancellationToken>) -> bool {
         loop {
             let until = *crate::lock::lock(&self.until);
             match until {
                 Some(t) if t > Instant::now() => {
+                    let cancelled = async {
+                        match cancel {
+                            Some(c) => c.cancelled().await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = tokio::time::sleep_until(t) => {}
-                        _ = cancel.cancelled() => return false,
+                        _ = cancelled => return false,
                     }
                 }
                 _ => return true,

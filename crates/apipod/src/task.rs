@@ -145,7 +145,8 @@ impl Task {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Err(http::from_raw(e).await),
+            // Boxed: the error path reads a body, and its state need not be part of every read's.
+            Err(e) => return Err(Box::pin(http::from_raw(e)).await),
         };
         let request_id = header_str(response.headers(), "x-request-id");
         let retry_after = http::retry_after(response.headers());
@@ -180,8 +181,24 @@ impl Task {
     }
 
     /// Waits until the task completes, with the default deadline for its kind.
-    pub async fn wait(&self) -> Result<Completed> {
-        self.wait_with(WaitOptions::default()).await
+    ///
+    /// The wait is small while it sleeps (it is what 100,000 concurrent waits are made of):
+    /// the last snapshot is boxed, the status read's own state exists only during a read.
+    pub fn wait(&self) -> impl Future<Output = Result<Completed>> + Send + '_ {
+        self.run(WaitOptions::default(), |_| {})
+    }
+
+    /// [`wait`](Self::wait) taking the task along, for `tokio::spawn` (no borrow to keep
+    /// alive, no wrapper future around it):
+    ///
+    /// ```no_run
+    /// # async fn demo(client: apipod::Client, handle: apipod::TaskHandle) {
+    /// let waiting = tokio::spawn(client.task(handle).wait_owned());
+    /// # let _ = waiting.await;
+    /// # }
+    /// ```
+    pub async fn wait_owned(self) -> Result<Completed> {
+        self.wait().await
     }
 
     /// Waits until the task completes.
@@ -191,8 +208,11 @@ impl Task {
     /// id so the wait can be resumed. The deadline bounds everything inside the wait: each
     /// status request, each retry of one, and each sleep between reads, so the wait ends
     /// within it whatever the server answers.
-    pub async fn wait_with(&self, options: WaitOptions) -> Result<Completed> {
-        self.run(options, &mut |_| {}).await
+    pub fn wait_with(
+        &self,
+        options: WaitOptions,
+    ) -> impl Future<Output = Result<Completed>> + Send + '_ {
+        self.run(options, |_| {})
     }
 
     /// [`wait_with`](Self::wait_with), calling `on_update` with each snapshot whose status
@@ -208,12 +228,12 @@ impl Task {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn wait_with_progress(
-        &self,
+    pub fn wait_with_progress<'a>(
+        &'a self,
         options: WaitOptions,
-        mut on_update: impl FnMut(&TaskSnapshot) + Send,
-    ) -> Result<Completed> {
-        self.run(options, &mut on_update).await
+        on_update: impl FnMut(&TaskSnapshot) + Send + 'a,
+    ) -> impl Future<Output = Result<Completed>> + Send + 'a {
+        self.run(options, on_update)
     }
 
     /// A stream of snapshots, one per change of status or progress, ending after the
@@ -228,10 +248,10 @@ impl Task {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let task = self.clone();
         let wait: WaitFuture = Box::pin(async move {
-            let mut forward = |snap: &TaskSnapshot| {
+            let forward = move |snap: &TaskSnapshot| {
                 let _ = tx.send(snap.clone());
             };
-            task.run(options, &mut forward).await
+            task.run(options, forward).await
         });
         Updates {
             wait: Some(wait),
@@ -240,39 +260,47 @@ impl Task {
         }
     }
 
-    async fn run(
-        &self,
+    /// The wait behind [`wait`](Self::wait) and friends. A plain function returning one
+    /// async block (rather than nested `async fn`s, each of which would keep its own copy of
+    /// the arguments), whose state across a sleep holds only what the next read needs.
+    fn run<'a>(
+        &'a self,
         options: WaitOptions,
-        on_change: &mut (dyn FnMut(&TaskSnapshot) + Send),
-    ) -> Result<Completed> {
+        mut on_change: impl FnMut(&TaskSnapshot) + Send + 'a,
+    ) -> impl Future<Output = Result<Completed>> + Send + 'a {
         let span = tracing::info_span!(
             "apipod.wait",
             task_id = %self.handle.task_id,
             model = %self.handle.model,
             kind = %self.handle.kind,
         );
+        let WaitOptions {
+            timeout,
+            cancel,
+            poll,
+            max_unknown_reads,
+        } = options;
+        // Everything that does not depend on time is settled here, so the async block
+        // carries each value once.
+        let timeout = timeout.unwrap_or_else(|| default_timeout(self.handle.kind));
+        let own_poll = poll.is_some();
+        let poll = poll.unwrap_or_else(|| self.client.inner.poll.clone());
+        let hint = contract::find(&self.handle.model).and_then(|m| m.polling);
+        let max_unknown = max_unknown_reads.unwrap_or(120);
+        let hub = self.client.inner.callbacks.as_ref();
+        // Without a live coordinator a callback that lands on another replica cannot wake
+        // this wait, so it only polls slowly while callbacks can reach it.
+        let callback_expected = hub.is_some()
+            && self.handle.callback_url.is_some()
+            && self.client.inner.coord.is_connected();
+        let mut notified = hub.map(|h| h.subscribe(&self.handle.task_id));
         async move {
-            let timeout = options
-                .timeout
-                .unwrap_or_else(|| default_timeout(self.handle.kind));
             let deadline = Deadline::after(Some(timeout));
-            let cancel = options.cancel.clone().unwrap_or_default();
-            let poll = options
-                .poll
-                .clone()
-                .unwrap_or_else(|| self.client.inner.poll.clone());
-            let hint = contract::find(&self.handle.model).and_then(|m| m.polling);
-            let max_unknown = options.max_unknown_reads.unwrap_or(120);
             // The staged schedule follows the task's age, not the wait's; a handle without a
             // (plausible) submit time starts the schedule from the beginning.
             let age_at_start = self.handle.age().unwrap_or_default();
-            let hub = self.client.inner.callbacks.clone();
-            // Without a live coordinator a callback that lands on another replica cannot wake
-            // this wait, so it only polls slowly while callbacks can reach it.
-            let callback_expected = hub.is_some()
-                && self.handle.callback_url.is_some()
-                && self.client.inner.coord.is_connected();
-            let mut notified = hub.as_ref().map(|h| h.subscribe(&self.handle.task_id));
+            // No token given: nothing can cancel, and nothing is allocated for it.
+            let cancelled_now = || cancel.as_ref().is_some_and(|c| c.is_cancelled());
             // Boxed: a wait spends nearly all its life asleep holding the last snapshot, and a
             // pointer keeps the (large) snapshot out of every waiting task's own state.
             let mut last: Option<Box<TaskSnapshot>> = None;
@@ -288,7 +316,7 @@ impl Task {
                 task_id: Some(self.handle.task_id.clone()),
             };
             loop {
-                if cancel.is_cancelled() {
+                if cancelled_now() {
                     return Err(cancelled());
                 }
                 if deadline.expired() {
@@ -296,9 +324,13 @@ impl Task {
                 }
                 // Boxed: the read's future is large and only lives during the read, so
                 // keeping it out of the wait's own state halves a waiting task's memory.
-                let read = tokio::select! {
-                    r = Box::pin(self.status_within(&deadline)) => r,
-                    _ = cancel.cancelled() => return Err(cancelled()),
+                let reading = Box::pin(self.status_within(&deadline));
+                let read = match &cancel {
+                    None => reading.await,
+                    Some(token) => tokio::select! {
+                        r = reading => r,
+                        _ = token.cancelled() => return Err(cancelled()),
+                    },
                 };
                 let snap = match read? {
                     Read::Snapshot(snap) => snap,
@@ -317,7 +349,7 @@ impl Task {
                         {
                             // The client's policy learns (and shares) every duration; a
                             // wait's own policy learns from its own waits too.
-                            if poll != self.client.inner.poll {
+                            if own_poll && poll != self.client.inner.poll {
                                 poll.observe(&self.handle.model, took);
                             }
                             self.client.inner.task_took(&self.handle.model, took);
@@ -367,21 +399,38 @@ impl Task {
                 }
                 last = Some(Box::new(snap));
                 let wake = deadline.wake_after(delay);
-                let callback = async {
-                    match notified.as_mut() {
-                        Some(n) => n.changed().await,
-                        None => std::future::pending().await,
-                    }
-                };
+                if cancel.is_none() && notified.is_none() {
+                    tokio::time::sleep_until(wake).await;
+                    continue;
+                }
+                // What may cut the sleep short lives in a box for the length of the sleep,
+                // so waits without a token or callbacks do not carry its state.
+                let interrupt: Pin<Box<dyn Future<Output = ()> + Send + '_>> =
+                    Box::pin(async {
+                        let callback = async {
+                            match notified.as_mut() {
+                                Some(n) => n.changed().await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        let cancelled = async {
+                            match &cancel {
+                                Some(c) => c.cancelled().await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            _ = callback => tracing::debug!("callback received; reading the status now"),
+                            _ = cancelled => {}
+                        }
+                    });
                 tokio::select! {
                     _ = tokio::time::sleep_until(wake) => {}
-                    _ = callback => tracing::debug!("callback received; reading the status now"),
-                    _ = cancel.cancelled() => {}
+                    _ = interrupt => {}
                 }
             }
         }
         .instrument(span)
-        .await
     }
 }
 

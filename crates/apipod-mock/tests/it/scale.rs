@@ -59,3 +59,17 @@ async fn ten_thousand_tasks_are_created_and_read() {
     );
     assert_eq!(server.log().len(), 2 * TASKS);
 }
+
+#[tokio::test]
+async fn the_log_keeps_its_capacity_and_counts_every_request() {
+    let server = MockServer::start_with(apipod_mock::MockConfig::fast().log_capacity(3)).await;
+    let api = Api::new(&server);
+    for i in 0..5 {
+        let body = json!({"model": "nano-banana-2", "prompt": format!("task {i}")});
+        api.create_ok("images", &body).await;
+    }
+    assert_eq!(server.log().len(), 3, "only the newest 3 are kept");
+    assert_eq!(server.log().total(), 5, "all 5 are counted");
+    server.log().clear();
+    assert_eq!((server.log().len(), server.log().total()), (0, 0));
+}

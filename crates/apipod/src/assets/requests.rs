@@ -45,9 +45,8 @@ impl Client {
         );
         async {
             let mut schedule = self.inner.retry.schedule();
-            let never = tokio_util::sync::CancellationToken::new();
             loop {
-                self.inner.gate.wait(&never).await;
+                self.inner.gate.wait(None).await;
                 let outcome = {
                     let _permit = self.acquire().await;
                     match self.inner.raw.create_asset(&body).await {

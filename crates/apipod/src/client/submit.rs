@@ -66,7 +66,8 @@ impl Client {
             Some(k) => k,
             None => format!("apipod-rs-{}", uuid::Uuid::now_v7()),
         };
-        let cancel = options.cancel.unwrap_or_default();
+        // No token given: nothing can cancel, and nothing is allocated for it.
+        let cancel = options.cancel;
         let span = tracing::info_span!(
             "apipod.submit",
             model = %request.model,
@@ -86,10 +87,10 @@ impl Client {
             };
             loop {
                 attempt += 1;
-                if cancel.is_cancelled() {
+                if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
                     return Err(Error::Cancelled { task_id: None });
                 }
-                match deadline.run(self.inner.gate.wait(&cancel)).await {
+                match deadline.run(self.inner.gate.wait(cancel.as_ref())).await {
                     Ok(true) => {}
                     Ok(false) => return Err(Error::Cancelled { task_id: None }),
                     Err(Expired) => return Err(timed_out()),
@@ -141,9 +142,15 @@ impl Client {
                             self.inner.rate_limited(delay);
                         }
                         tracing::info!(attempt, ?delay, error = %err, "create failed; retrying with the same idempotency key");
+                        let cancelled = async {
+                            match &cancel {
+                                Some(c) => c.cancelled().await,
+                                None => std::future::pending().await,
+                            }
+                        };
                         tokio::select! {
                             r = deadline.sleep(delay) => if r.is_err() { return Err(timed_out()) },
-                            _ = cancel.cancelled() => return Err(Error::Cancelled { task_id: None }),
+                            _ = cancelled => return Err(Error::Cancelled { task_id: None }),
                         }
                     }
                 }
@@ -175,7 +182,8 @@ impl Client {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Err(http::from_raw(e).await),
+            // Boxed: the error path reads a body, and its state need not be part of every read's.
+            Err(e) => return Err(Box::pin(http::from_raw(e)).await),
         };
         let headers = CreateHeaders::of(response.headers());
         let body = response.into_inner();

@@ -122,22 +122,27 @@ impl Client {
         // Hashing and writing run on a blocking thread fed through a small channel, so the
         // network read, the SHA-256 and the disk write overlap instead of taking turns.
         let file = file.into_std().await;
-        // Chunks are gathered into 1 MiB blocks so the hand-off costs little per byte; at most
-        // four blocks wait in the channel, which bounds memory whatever the file size.
-        const BLOCK: usize = 1 << 20;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        // The body's chunks are handed over as they came (no copy), gathered into batches
+        // of up to about 1 MiB so the hand-off costs little per byte and each batch is one
+        // vectored write; at most four batches wait in the channel, which bounds memory
+        // whatever the file size.
+        const BATCH: usize = 1 << 20;
+        // ...and of at most this many chunks (the kernel's limit for one vectored write),
+        // so a server sending tiny chunks cannot grow a batch's bookkeeping.
+        const MAX_CHUNKS: usize = 1024;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(4);
         let durable = options.durable;
         let sink = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
-            use std::io::Write as _;
-            let mut writer = file;
+            let mut file = file;
             let mut hasher = Sha256::new();
             let mut written = 0u64;
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-                writer.write_all(&chunk)?;
-                written += chunk.len() as u64;
+            while let Some(batch) = rx.blocking_recv() {
+                for chunk in &batch {
+                    hasher.update(chunk);
+                    written += chunk.len() as u64;
+                }
+                write_batch(&mut file, &batch)?;
             }
-            let file = writer;
             if durable {
                 file.sync_all()?;
             }
@@ -145,7 +150,8 @@ impl Client {
             Ok((written, sha256))
         });
         let mut bytes = 0u64;
-        let mut block: Vec<u8> = Vec::with_capacity(BLOCK + 64 * 1024);
+        let mut block: Vec<bytes::Bytes> = Vec::new();
+        let mut block_len = 0usize;
         let received: std::result::Result<(), Error> = loop {
             let chunk = match tokio::time::timeout(options.idle_timeout, response.chunk()).await {
                 Err(_) => {
@@ -177,10 +183,11 @@ impl Client {
                     source: None,
                 });
             }
-            block.extend_from_slice(&chunk);
-            if block.len() >= BLOCK {
-                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK + 64 * 1024));
-                if tx.send(full).await.is_err() {
+            block_len += chunk.len();
+            block.push(chunk);
+            if block_len >= BATCH || block.len() >= MAX_CHUNKS {
+                block_len = 0;
+                if tx.send(std::mem::take(&mut block)).await.is_err() {
                     break Ok(()); // the writer failed; its error is reported below
                 }
             }
@@ -218,6 +225,22 @@ impl Client {
             attempts: 1,
         })
     }
+}
+
+/// Writes every chunk of `batch` to `file` with as few vectored writes as the kernel allows.
+fn write_batch(file: &mut std::fs::File, batch: &[bytes::Bytes]) -> std::io::Result<()> {
+    use std::io::{IoSlice, Write as _};
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|c| IoSlice::new(c)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn already_exists(dest: &Path) -> Error {

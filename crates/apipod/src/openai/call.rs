@@ -88,7 +88,7 @@ impl SyncImages<'_> {
                     return Err(Error::Cancelled { task_id: None });
                 }
                 tokio::select! {
-                    open = inner.gate.wait(&cancel) => if !open { return Err(Error::Cancelled { task_id: None }) },
+                    open = inner.gate.wait(Some(&cancel)) => if !open { return Err(Error::Cancelled { task_id: None }) },
                     _ = tokio::time::sleep_until(deadline) => return Err(timed_out(None)),
                 }
                 tracing::debug!(attempt, "synchronous image attempt");
