@@ -18,7 +18,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::Context;
-use apipod_bench::report::{BenchResult, Figure, table};
+use apipod_bench::report::{BenchResult, Figure, merge_rounds, table};
 use apipod_bench::servers::{ServeArgs, serve_child};
 use clap::{Args, Parser, Subcommand};
 
@@ -36,8 +36,8 @@ struct Cli {
 
 #[derive(Args, Clone, Debug)]
 struct RunArgs {
-    /// Benchmarks to run, comma-separated (b1, b2, b3, b3b, b4, b5, b6, b7). Default: all but
-    /// b6, which --build adds. b3b is B3 with each status read boxed (a proposed SDK change).
+    /// Benchmarks to run, comma-separated (b1, b2, b3, b4, b5, b6, b7; b1l is B1's
+    /// breakdown of client CPU by layer alone). Default: all but b6, which --build adds.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also run B6, the (slow) build-time benchmark.
@@ -50,11 +50,22 @@ struct RunArgs {
     #[arg(long)]
     report: Option<PathBuf>,
     /// Tasks waited on at once in B3.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 100_000)]
     tasks: usize,
     /// Size of the B4 download, MiB.
     #[arg(long, default_value_t = 1024)]
     download_mib: u64,
+    /// Rounds of each benchmark (each in a fresh process): targets are judged on the median
+    /// round and the spread is reported. B6 (the build) and B7 (minutes of whole-system
+    /// runs with Redis and worker processes) run once unless --rounds-all is given.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=15))]
+    rounds: u32,
+    /// Also repeat B6 and B7 for every round.
+    #[arg(long)]
+    rounds_all: bool,
+    /// Which round this child runs (seeds the simulations differently per round).
+    #[arg(long, default_value_t = 0, hide = true)]
+    round: u32,
 }
 
 #[derive(Subcommand)]
@@ -79,9 +90,11 @@ fn default_report() -> PathBuf {
     target.join("bench-report.json")
 }
 
-fn child_args(args: &RunArgs) -> Vec<String> {
+fn child_args(args: &RunArgs, round: u32) -> Vec<String> {
     let mut out = vec![
-        "--tasks".to_string(),
+        "--round".to_string(),
+        round.to_string(),
+        "--tasks".into(),
         args.tasks.to_string(),
         "--download-mib".into(),
         args.download_mib.to_string(),
@@ -93,11 +106,11 @@ fn child_args(args: &RunArgs) -> Vec<String> {
 }
 
 /// Runs one benchmark in a child process and collects its result.
-fn run_child(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
+fn run_child(bench: &str, args: &RunArgs, round: u32) -> anyhow::Result<BenchResult> {
     let exe = std::env::current_exe()?;
     // Benchmarks of a client against a server pin the client here (the servers pin
     // themselves to the other core); whole-system ones run unpinned.
-    let measured_pair = matches!(bench, "b1" | "b3" | "b3b" | "b4" | "b5");
+    let measured_pair = matches!(bench, "b1" | "b1l" | "b3" | "b4" | "b5");
     let mut child = if measured_pair {
         apipod_bench::pin::command(exe, apipod_bench::pin::Role::Client)
     } else {
@@ -106,7 +119,7 @@ fn run_child(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
     let mut child = child
         .arg("run")
         .arg(bench)
-        .args(child_args(args))
+        .args(child_args(args, round))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -151,9 +164,41 @@ fn machine() -> serde_json::Value {
     })
 }
 
+/// Runs `bench` for its rounds, each in a fresh child, and merges them: figures judged on
+/// the median round, every round's details kept.
+fn run_rounds(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
+    let rounds = if matches!(bench, "b6" | "b7") && !args.rounds_all {
+        1
+    } else {
+        args.rounds
+    };
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        if rounds > 1 {
+            eprintln!(
+                "-- {} round {} of {rounds} --",
+                bench.to_uppercase(),
+                round + 1
+            );
+        }
+        results.push(run_child(bench, args, round)?);
+    }
+    let figures: Vec<Vec<Figure>> = results.iter().map(|r| r.figures.clone()).collect();
+    let first = results.first().cloned().unwrap_or_default();
+    Ok(BenchResult {
+        figures: merge_rounds(&figures),
+        details: serde_json::json!({
+            "rounds": results.len(),
+            "per_round": results.iter().map(|r| r.details.clone()).collect::<Vec<_>>(),
+        }),
+        seconds: results.iter().map(|r| r.seconds).sum(),
+        ..first
+    })
+}
+
 fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
     let mut selected: Vec<String> = if args.only.is_empty() {
-        ["b1", "b2", "b3", "b3b", "b4", "b5", "b7"]
+        ["b1", "b2", "b3", "b4", "b5", "b7"]
             .map(String::from)
             .to_vec()
     } else {
@@ -173,7 +218,7 @@ fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
     let mut failures = Vec::new();
     for bench in &selected {
         eprintln!("== {} ==", bench.to_uppercase());
-        match run_child(bench, &args) {
+        match run_rounds(bench, &args) {
             Ok(r) => {
                 eprintln!("{}", table(&r.figures));
                 results.push(r);
@@ -190,6 +235,7 @@ fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
         "generated_unix": apipod_bench::servers::unix_ms() / 1000,
         "machine": machine(),
         "quick": args.quick,
+        "rounds": args.rounds,
         "total_seconds": started.elapsed().as_secs_f64(),
         "figures": figures,
         "results": results,
@@ -217,6 +263,7 @@ fn main() -> ExitCode {
         Some(Cmd::Serve(args)) => serve_child(args).map(|()| true),
         Some(Cmd::Run { bench, args }) => {
             let opts = benches::Opts {
+                round: args.round,
                 quick: args.quick,
                 tasks: args.tasks,
                 download_mib: args.download_mib,

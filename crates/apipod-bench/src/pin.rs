@@ -24,12 +24,36 @@ pub fn cores() -> Option<(usize, usize)> {
     if std::env::var_os("APIPOD_BENCH_NO_PIN").is_some_and(|v| v == "1") {
         return None;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The machine's CPUs, not this process's affinity: a pinned benchmark child sees one
+    // CPU through `available_parallelism` but must still place its servers on the other.
+    let cpus = online_cpus()
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let taskset = Command::new("taskset")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     (cpus >= 2 && taskset).then_some((0, 1))
+}
+
+/// The number of online CPUs (`/sys/devices/system/cpu/online`, e.g. `0-1` or `0,2-3`).
+fn online_cpus() -> Option<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    let mut n = 0;
+    for part in text.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                b.parse::<usize>()
+                    .ok()?
+                    .checked_sub(a.parse::<usize>().ok()?)?
+                    + 1
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 /// A command running `program` pinned to the core of `role` (unpinned when [`cores`] is

@@ -146,7 +146,7 @@ pub fn serve_child(args: ServeArgs) -> anyhow::Result<()> {
         let count = {
             let (mock, counter) = (mock.clone(), counter.clone());
             move || match mock.as_ref() {
-                Some(m) => m.log().len() as u64,
+                Some(m) => m.log().total(),
                 None => counter.load(Ordering::Relaxed),
             }
         };

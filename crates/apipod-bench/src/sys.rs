@@ -76,6 +76,14 @@ pub fn cpu_time(pid: Option<u32>) -> Duration {
     Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / clock_ticks())
 }
 
+/// CPU time of the calling thread alone, nanoseconds (`/proc/thread-self/schedstat`).
+pub fn own_thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 /// CPU time of all threads of this process with nanosecond resolution (the scheduler's
 /// accounting in `/proc/self/task/*/schedstat`), for measuring short stretches. Threads
 /// that already exited are not counted: compare readings taken around work done by

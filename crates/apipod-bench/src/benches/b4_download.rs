@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use apipod::models::SeedreamV45;
 use apipod::{Client, DownloadOptions, Output};
-use apipod_bench::report::{BenchResult, Figure};
+use apipod_bench::report::{BenchResult, Figure, Goal, Unit};
 use apipod_bench::servers::{ServeArgs, ServerProc};
 use apipod_bench::stats::median;
 use apipod_bench::sys;
@@ -101,7 +101,17 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
         processing_ms: 10,
         ..ServeArgs::mock()
     })?;
-    let dir = tempfile::tempdir().context("temporary directory")?;
+    // Every side writes into the same directory: tmpfs when the machine has one, so the
+    // figures measure the clients and not the disk's write-back (which made the spread of
+    // disk-backed runs larger than the differences measured).
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .context("temporary directory")?;
+    let on_tmpfs = dir.path().starts_with(shm);
     let rt = runtime(2)?;
     let (client, output): (Client, Output) = rt.block_on(async {
         let client = sdk(server.url())?;
@@ -182,38 +192,62 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
     }
     let sdk_rate = median(&sdk_rates);
     let peak_kib = peak_deltas.iter().copied().fold(0.0, f64::max);
-    result.figures.push(Figure::new(
+    result.figures.push(Figure::judged(
         "B4",
         format!("peak memory of a {mib} MiB download (RSS delta)"),
         format!("{:.1} MiB", peak_kib / 1024.0),
         "< 32 MiB",
-        peak_kib < 32.0 * 1024.0,
+        (peak_kib * 1024.0, Unit::Bytes),
+        Goal::AtMost(32.0 * 1024.0 * 1024.0),
     ));
-    result.figures.push(Figure::info(
-        "B4",
-        "Client::download throughput (to a file, SHA-256 on the way)",
-        mib_s(sdk_rate),
-    ));
-    result.figures.push(Figure::info(
-        "B4",
-        "plain reqwest stream to a file (no hash)",
-        mib_s(median(&plain_rates)),
-    ));
+    result.figures.push(
+        Figure::info(
+            "B4",
+            "Client::download throughput (to a file, SHA-256 on the way)",
+            mib_s(sdk_rate),
+        )
+        .with_value(sdk_rate, Unit::MibPerSecond),
+    );
+    result.figures.push(
+        Figure::info(
+            "B4",
+            "plain reqwest stream to a file (no hash)",
+            mib_s(median(&plain_rates)),
+        )
+        .with_value(median(&plain_rates), Unit::MibPerSecond),
+    );
     let sha = sha256_rate();
     result.figures.push(Figure::info(
         "B4",
         "SHA-256 alone on this machine / fsync of the finished file",
         format!("{} / {:.2} s", mib_s(sha), median(&fsync_secs)),
     ));
+    // With the client on one core, reading + writing (the plain stream) and hashing take
+    // turns on it: this is the fastest any client can download and hash there.
+    let plain = median(&plain_rates);
+    let bound = 1.0 / (1.0 / plain + 1.0 / sha);
+    result.figures.push(
+        Figure::info(
+            "B4",
+            "one core's bound for stream + SHA-256 (1 / (1/plain + 1/SHA-256)); SDK's share",
+            format!(
+                "{} ({:.0}% reached)",
+                mib_s(bound),
+                100.0 * sdk_rate / bound
+            ),
+        )
+        .with_value(sdk_rate / bound, Unit::Factor),
+    );
     if has_curl {
         let curl_rate = median(&curl_file);
         let ratio = sdk_rate / curl_rate;
-        result.figures.push(Figure::new(
+        result.figures.push(Figure::judged(
             "B4",
-            "Client::download vs curl, both writing a file",
-            format!("{} vs {} (x{ratio:.2})", mib_s(sdk_rate), mib_s(curl_rate)),
-            ">= x0.90",
-            ratio >= 0.90,
+            "Client::download with SHA-256 vs curl, both writing the file",
+            format!("{} vs {} (x{ratio:.3})", mib_s(sdk_rate), mib_s(curl_rate)),
+            ">= x0.95",
+            (ratio, Unit::Factor),
+            Goal::AtLeast(0.95),
         ));
         result.figures.push(Figure::info(
             "B4",
@@ -227,6 +261,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
         "sdk_bytes_per_second": sdk_rates,
         "plain_stream_bytes_per_second": plain_rates,
         "curl_file_bytes_per_second": curl_file,
+        "directory": if on_tmpfs { "tmpfs (/dev/shm)" } else { "the system temporary directory" },
         "curl_devnull_bytes_per_second": curl_null,
         "curl_reported_speed_download": curl_self,
         "sdk_peak_rss_delta_kib": peak_deltas,
@@ -234,11 +269,16 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
         "sha256_bytes_per_second": sha,
         "peak_measured_with": if sys::reset_peak_rss() { "VmHWM reset through /proc/self/clear_refs" } else { "RSS sampled every 5 ms" },
     });
-    result.notes.push(
+    result.notes.push(format!(
         "throughput is bytes / wall time of the whole call; Client::download also computes \
-         SHA-256, fsyncs the file and renames it into place, which curl and the plain stream \
-         do not; curl's wall time includes its process start"
-            .into(),
-    );
+             SHA-256 and renames the file into place, which curl and the plain stream do not \
+             (fsync is opt-in and off here); curl's wall time includes its process start; \
+             files are written to {}",
+        if on_tmpfs {
+            "tmpfs (/dev/shm)"
+        } else {
+            "the system temporary directory"
+        }
+    ));
     Ok(result)
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use apipod::{Client, RetryPolicy};
 use apipod_bench::report::BenchResult;
 
+pub mod b1_breakdown;
 pub mod b1_overhead;
 pub mod b2_polling;
 pub mod b3_scale;
@@ -22,6 +23,8 @@ pub const KEY: &str = "sk-bench-local";
 /// Options shared by the benchmarks.
 #[derive(Debug, Clone)]
 pub struct Opts {
+    /// Which round of the benchmark this is (0-based): simulations seed from it.
+    pub round: u32,
     /// Smaller sizes, for a smoke test.
     pub quick: bool,
     /// Tasks waited on at once in B3.
@@ -30,14 +33,19 @@ pub struct Opts {
     pub download_mib: u64,
 }
 
-/// Runs benchmark `id` (`b1` ... `b6`; `b3b` is B3 with the proposed boxed status read).
+/// Runs benchmark `id` (`b1` ... `b7`; `b1l` is B1's CPU breakdown by layer alone).
 pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
     let started = std::time::Instant::now();
     let mut result = match id {
         "b1" => b1_overhead::run(opts)?,
+        // B1's breakdown alone (the layers' CPU), for profiling work.
+        "b1l" => BenchResult {
+            bench: "B1".into(),
+            details: b1_breakdown::run(opts.quick)?,
+            ..BenchResult::default()
+        },
         "b2" => b2_polling::run(opts)?,
-        "b3" => b3_scale::run(opts, b3_scale::Variant::Sdk)?,
-        "b3b" => b3_scale::run(opts, b3_scale::Variant::BoxedRead)?,
+        "b3" => b3_scale::run(opts)?,
         "b4" => b4_download::run(opts)?,
         "b5" => b5_mock::run(opts)?,
         "b6" => b6_build::run(opts)?,
@@ -51,17 +59,23 @@ pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
             replicas
         }
         other => {
-            anyhow::bail!("unknown benchmark {other:?} (expected b1, b2, b3, b3b, b4, b5, b6, b7)")
+            anyhow::bail!("unknown benchmark {other:?} (expected b1, b2, b3, b4, b5, b6, b7)")
         }
     };
     result.seconds = started.elapsed().as_secs_f64();
     Ok(result)
 }
 
-/// A tokio runtime with `threads` workers.
+/// A tokio runtime with `threads` workers; for one thread, the current-thread runtime, so
+/// a client pinned to one core does not bounce its work between two threads on it.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+    }
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
+        .worker_threads(threads)
         .enable_all()
         .build()
 }

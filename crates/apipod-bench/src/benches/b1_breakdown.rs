@@ -1,0 +1,139 @@
+//! B1's breakdown: where the SDK's extra client CPU goes. The same create and the same
+//! status read, made sequentially against the minimal server through three layers:
+//! plain reqwest, the generated client (`apipod-raw`, progenitor with the SDK's hooks) and
+//! the SDK. The differences split the overhead between the generated layer and the SDK's
+//! own work (contract check, idempotency key, retries, deadline, error mapping, handle).
+
+use std::future::Future;
+
+use apipod::TaskKind;
+use apipod::models::SeedreamV45;
+use apipod::raw::types::{self, SubmitTaskResponse, TaskStatusResponse};
+use apipod_bench::servers::{ServeArgs, ServerKind, ServerProc};
+use apipod_bench::stats::median;
+use apipod_bench::sys;
+use serde_json::json;
+
+use super::{KEY, http_client, runtime, sdk};
+
+const PROMPT: &str = "a lighthouse at dawn, oil painting";
+
+/// Median over `rounds` blocks of `ops` calls of `op`: client CPU microseconds per call.
+async fn cpu_per_call<F, Fut>(rounds: usize, ops: usize, mut op: F) -> anyhow::Result<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut per_round = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = sys::thread_cpu_ns();
+        for _ in 0..ops {
+            op().await?;
+        }
+        per_round.push((sys::thread_cpu_ns() - start) as f64 / 1e3 / ops as f64);
+    }
+    Ok(median(&per_round))
+}
+
+/// Client CPU (µs) per create and per status read, by layer.
+pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
+    let (rounds, ops) = if quick { (3, 200) } else { (9, 1_000) };
+    let server = ServerProc::spawn(&ServeArgs {
+        kind: ServerKind::Minimal,
+        ..ServeArgs::mock()
+    })?;
+    let rt = runtime(1)?;
+    rt.block_on(async {
+        let base = server.url().to_string();
+        let http = http_client();
+        let client = sdk(&base)?;
+        let raw = client.raw();
+        let body_json = json!({"model": "seedream-v4.5", "prompt": PROMPT});
+        let body: types::ImageGenerationRequest = serde_json::from_value(body_json.clone())?;
+        let id = client
+            .submit(SeedreamV45::new(PROMPT))
+            .await?
+            .handle
+            .task_id;
+        let status_url = format!("{base}/v1/images/status/{id}");
+        let create_url = format!("{base}/v1/images/generations");
+
+        let reqwest_status = || async {
+            let resp = http.get(&status_url).bearer_auth(KEY).send().await?;
+            let _: TaskStatusResponse = resp.json().await?;
+            anyhow::Ok(())
+        };
+        let generated_status = || async {
+            raw.get_image_task(&id).await?;
+            anyhow::Ok(())
+        };
+        let sdk_status = || async {
+            client.status(TaskKind::Image, &id).await?;
+            anyhow::Ok(())
+        };
+        let reqwest_create = || async {
+            let key = format!("raw-{}", uuid::Uuid::now_v7());
+            let resp = http
+                .post(&create_url)
+                .bearer_auth(KEY)
+                .header("Idempotency-Key", key)
+                .json(&body_json)
+                .send()
+                .await?;
+            let _: SubmitTaskResponse = resp.json().await?;
+            anyhow::Ok(())
+        };
+        let generated_create = || async {
+            let key = format!("raw-{}", uuid::Uuid::now_v7()).parse()?;
+            raw.create_image_generation(Some(&key), &body).await?;
+            anyhow::Ok(())
+        };
+        let sdk_create = || async {
+            client.submit(SeedreamV45::new(PROMPT)).await?;
+            anyhow::Ok(())
+        };
+        // Profiling aid: APIPOD_BENCH_LAYER=<0-5> runs one layer's calls alone for 10 s.
+        if let Some(i) = std::env::var("APIPOD_BENCH_LAYER")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < until {
+                match i {
+                    0 => reqwest_status().await?,
+                    1 => generated_status().await?,
+                    2 => sdk_status().await?,
+                    3 => reqwest_create().await?,
+                    4 => generated_create().await?,
+                    _ => sdk_create().await?,
+                }
+            }
+        }
+        // Warm up every path.
+        cpu_per_call(1, 100, reqwest_status).await?;
+        cpu_per_call(1, 100, sdk_create).await?;
+        let mut out = serde_json::Map::new();
+        // Interleaved, so drift hits every layer alike.
+        let mut samples: [Vec<f64>; 6] = Default::default();
+        for _ in 0..3 {
+            samples[0].push(cpu_per_call(rounds, ops, reqwest_status).await?);
+            samples[1].push(cpu_per_call(rounds, ops, generated_status).await?);
+            samples[2].push(cpu_per_call(rounds, ops, sdk_status).await?);
+            samples[3].push(cpu_per_call(rounds, ops, reqwest_create).await?);
+            samples[4].push(cpu_per_call(rounds, ops, generated_create).await?);
+            samples[5].push(cpu_per_call(rounds, ops, sdk_create).await?);
+        }
+        let names = [
+            "status: reqwest",
+            "status: generated client",
+            "status: SDK",
+            "create: reqwest",
+            "create: generated client",
+            "create: SDK",
+        ];
+        for (name, s) in names.iter().zip(&samples) {
+            out.insert((*name).into(), json!(median(s)));
+        }
+        anyhow::Ok(serde_json::Value::Object(out))
+    })
+}
