@@ -7,7 +7,7 @@
 //! stays on 127.0.0.1. Build with `--release` for meaningful numbers:
 //!
 //! ```text
-//! cargo run --release -p apipod-bench -- [--only b1,b3] [--build] [--quick] [--report PATH]
+//! cargo run --release -p apipod-bench -- [--only b1,b3] [--build] [--quick] [--rounds N] [--report PATH]
 //! ```
 
 mod benches;

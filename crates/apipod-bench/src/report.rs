@@ -106,17 +106,15 @@ impl Figure {
         target: impl Into<String>,
         met: bool,
     ) -> Self {
-        Figure {
-            bench: bench.into(),
-            name: name.into(),
-            measured: measured.into(),
-            target: target.into(),
-            met: Some(met),
-            value: Some(if met { 1.0 } else { 0.0 }),
-            goal: Some(Goal::AtLeast(1.0)),
-            unit: Some(Unit::Flag),
-            rounds: Vec::new(),
-        }
+        let value = if met { 1.0 } else { 0.0 };
+        Figure::judged(
+            bench,
+            name,
+            measured,
+            target,
+            (value, Unit::Flag),
+            Goal::AtLeast(1.0),
+        )
     }
 
     /// A figure whose number `value` is judged against `goal`.
