@@ -3,7 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+
+/// progenitor's `api-version` header, which APIPod does not define (a name constant, so
+/// removing it parses nothing).
+static API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// An APIPod API key.
 ///
@@ -84,7 +88,7 @@ impl ClientState {
     /// Adds the auth and user-agent headers, and removes progenitor's `api-version` header,
     /// which APIPod does not define.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        headers.remove("api-version");
+        headers.remove(&API_VERSION);
         if let Some(auth) = &self.authorization {
             headers.insert(AUTHORIZATION, auth.clone());
         }

@@ -91,93 +91,22 @@ impl Task {
     /// Reads the status once. Transport errors, 429 and 5xx are retried per the client's
     /// policy; an error `code` inside an HTTP 200 is an error.
     pub async fn status(&self) -> Result<TaskSnapshot> {
-        match self.status_within(&Deadline::none()).await? {
-            Read::Snapshot(s) => Ok(s),
-            Read::Expired => Err(Error::Timeout {
-                task_id: Some(self.handle.task_id.clone()),
-                elapsed: Duration::ZERO,
-                last: None,
-                idempotency_key: None,
-            }),
-        }
+        read_status(&self.client, self.handle.kind, &self.handle.task_id).await
     }
 
     /// [`status`](Self::status) with every attempt and every retry sleep capped by
     /// `deadline`: once it passes, the read ends with [`Read::Expired`], whatever the
     /// server's `Retry-After` said.
-    async fn status_within(&self, deadline: &Deadline) -> Result<Read> {
-        let mut schedule = self.client.inner.retry.schedule();
-        loop {
-            let attempt = match deadline.run(self.status_once()).await {
-                Ok(attempt) => attempt,
-                Err(Expired) => return Ok(Read::Expired),
-            };
-            match attempt {
-                Ok(s) => return Ok(Read::Snapshot(s)),
-                Err(err) => {
-                    let Some(delay) = self.client.inner.retry.delay_for(&err, schedule.next())
-                    else {
-                        return Err(err);
-                    };
-                    tracing::debug!(?delay, error = %err, "status read failed; retrying");
-                    if deadline.sleep(delay).await.is_err() {
-                        return Ok(Read::Expired);
-                    }
-                }
-            }
-        }
-    }
-
-    async fn status_once(&self) -> Result<TaskSnapshot> {
-        let id = self.handle.task_id.trim();
-        if !crate::client::usable_task_id(id) {
-            return Err(Error::InvalidArgument {
-                argument: "task_id",
-                message: format!("{:?} is not a task id", self.handle.task_id),
-            });
-        }
-        let _permit = self.client.acquire().await;
-        let raw = self.client.raw();
-        let id = self.handle.task_id.as_str();
-        let response = match self.handle.kind {
-            TaskKind::Image => raw.get_image_task(id).await,
-            TaskKind::Video => raw.get_video_task(id).await,
-        };
-        let response = match response {
-            Ok(r) => r,
-            // Boxed: the error path reads a body, and its state need not be part of every read's.
-            Err(e) => return Err(Box::pin(http::from_raw(e)).await),
-        };
-        let request_id = header_str(response.headers(), "x-request-id");
-        let retry_after = http::retry_after(response.headers());
-        let body = response.into_inner();
-        if body.code != 200 && body.code != 0 {
-            return Err(http::classify_body(
-                body.code,
-                None,
-                body.message,
-                request_id,
-                retry_after,
-            ));
-        }
-        if body.data.task_id != self.handle.task_id {
-            // Results are named after the task id: an answer about another task must not be
-            // taken for this one.
-            return Err(Error::Decode {
-                status: Some(200),
-                reason: format!(
-                    "asked for task {:?}, the answer is about another task",
-                    self.handle.task_id
-                ),
-                excerpt: crate::error::excerpt(body.data.task_id.as_bytes()),
-            });
-        }
-        Ok(TaskSnapshot {
-            kind: self.handle.kind,
-            detail: body.data,
-            request_id,
-            retry_after,
-        })
+    fn status_within<'a>(
+        &'a self,
+        deadline: &'a Deadline,
+    ) -> impl Future<Output = Result<Read>> + Send + 'a {
+        status_within(
+            &self.client,
+            self.handle.kind,
+            &self.handle.task_id,
+            deadline,
+        )
     }
 
     /// Waits until the task completes, with the default deadline for its kind.
@@ -434,6 +363,96 @@ impl Task {
     }
 }
 
+/// One status read with the client's retries and no deadline of its own.
+async fn read_status(client: &Client, kind: TaskKind, task_id: &str) -> Result<TaskSnapshot> {
+    match status_within(client, kind, task_id, &Deadline::none()).await? {
+        Read::Snapshot(s) => Ok(s),
+        Read::Expired => Err(Error::Timeout {
+            task_id: Some(task_id.to_string()),
+            elapsed: Duration::ZERO,
+            last: None,
+            idempotency_key: None,
+        }),
+    }
+}
+
+/// A status read retried per the client's policy, every attempt and retry sleep inside
+/// `deadline`.
+async fn status_within(
+    client: &Client,
+    kind: TaskKind,
+    task_id: &str,
+    deadline: &Deadline,
+) -> Result<Read> {
+    let mut schedule = client.inner.retry.schedule();
+    loop {
+        let attempt = match deadline.run(status_once(client, kind, task_id)).await {
+            Ok(attempt) => attempt,
+            Err(Expired) => return Ok(Read::Expired),
+        };
+        match attempt {
+            Ok(s) => return Ok(Read::Snapshot(s)),
+            Err(err) => {
+                let Some(delay) = client.inner.retry.delay_for(&err, schedule.next()) else {
+                    return Err(err);
+                };
+                tracing::debug!(?delay, error = %err, "status read failed; retrying");
+                if deadline.sleep(delay).await.is_err() {
+                    return Ok(Read::Expired);
+                }
+            }
+        }
+    }
+}
+
+/// One status request: the id checked, the answer's `code` and task id checked.
+async fn status_once(client: &Client, kind: TaskKind, task_id: &str) -> Result<TaskSnapshot> {
+    if !crate::client::usable_task_id(task_id.trim()) {
+        return Err(Error::InvalidArgument {
+            argument: "task_id",
+            message: format!("{task_id:?} is not a task id"),
+        });
+    }
+    let _permit = client.acquire().await;
+    let raw = client.raw();
+    let response = match kind {
+        TaskKind::Image => raw.get_image_task(task_id).await,
+        TaskKind::Video => raw.get_video_task(task_id).await,
+    };
+    let response = match response {
+        Ok(r) => r,
+        // Boxed: the error path reads a body, and its state need not be part of every read's.
+        Err(e) => return Err(Box::pin(http::from_raw(e)).await),
+    };
+    let request_id = header_str(response.headers(), &http::X_REQUEST_ID);
+    let retry_after = http::retry_after(response.headers());
+    let body = response.into_inner();
+    if body.code != 200 && body.code != 0 {
+        return Err(http::classify_body(
+            body.code,
+            None,
+            body.message,
+            request_id,
+            retry_after,
+        ));
+    }
+    if body.data.task_id != task_id {
+        // Results are named after the task id: an answer about another task must not be
+        // taken for this one.
+        return Err(Error::Decode {
+            status: Some(200),
+            reason: format!("asked for task {task_id:?}, the answer is about another task"),
+            excerpt: crate::error::excerpt(body.data.task_id.as_bytes()),
+        });
+    }
+    Ok(TaskSnapshot {
+        kind,
+        detail: body.data,
+        request_id,
+        retry_after,
+    })
+}
+
 impl Client {
     /// A task to wait on or inspect, from a stored handle.
     pub fn task(&self, handle: TaskHandle) -> Task {
@@ -447,7 +466,7 @@ impl Client {
 
     /// Reads a task's state once (status reads are retried like any idempotent call).
     pub async fn status(&self, kind: TaskKind, task_id: &str) -> Result<TaskSnapshot> {
-        self.task_by_id(kind, task_id).status().await
+        read_status(self, kind, task_id).await
     }
 
     /// Submits and waits for the result in one call.

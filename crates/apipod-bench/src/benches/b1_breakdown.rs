@@ -92,13 +92,19 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             client.submit(SeedreamV45::new(PROMPT)).await?;
             anyhow::Ok(())
         };
-        // Profiling aid: APIPOD_BENCH_LAYER=<0-5> runs one layer's calls alone for 10 s.
+        // Profiling aid: APIPOD_BENCH_LAYER=<0-5> runs one layer's calls alone, for 10 s or,
+        // with APIPOD_BENCH_CALLS=<n>, for n calls and then stops (for instruction counts).
         if let Some(i) = std::env::var("APIPOD_BENCH_LAYER")
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
         {
+            let calls = std::env::var("APIPOD_BENCH_CALLS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
             let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while std::time::Instant::now() < until {
+            let mut made = 0u64;
+            while calls.map_or(std::time::Instant::now() < until, |n| made < n) {
+                made += 1;
                 match i {
                     0 => reqwest_status().await?,
                     1 => generated_status().await?,
@@ -107,6 +113,10 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
                     4 => generated_create().await?,
                     _ => sdk_create().await?,
                 }
+            }
+            eprintln!("layer {i}: {made} calls");
+            if calls.is_some() {
+                return anyhow::Ok(json!({ "layer": i, "calls": made }));
             }
         }
         // Warm up every path.

@@ -249,7 +249,7 @@ impl Client {
 fn finish(response: apipod_raw::ResponseValue<types::AssetResponse>) -> Result<Asset> {
     let headers: HeaderMap = response.headers().clone();
     let body = response.into_inner();
-    let request_id = header_str(&headers, "x-request-id");
+    let request_id = header_str(&headers, &http::X_REQUEST_ID);
     let retry_after = http::retry_after(&headers);
     tracing::trace!(code = body.code, message = %body.message, asset_id = %body.data.asset_id, "asset response");
     if body.code != 200 && body.code != 0 {

@@ -255,9 +255,9 @@ struct CreateHeaders {
 impl CreateHeaders {
     fn of(headers: &reqwest::header::HeaderMap) -> Self {
         CreateHeaders {
-            request_id: header_str(headers, "x-request-id"),
-            cost: header_str(headers, "x-request-cost"),
-            replayed: header_str(headers, "x-idempotent-replay")
+            request_id: header_str(headers, &http::X_REQUEST_ID),
+            cost: header_str(headers, &http::X_REQUEST_COST),
+            replayed: header_str(headers, &http::X_IDEMPOTENT_REPLAY)
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             retry_after: http::retry_after(headers),
         }
@@ -310,9 +310,33 @@ fn bad_key(e: impl std::fmt::Display) -> Error {
 /// True for a task id that can be put in a status URL and a file name: 1 to 255 characters,
 /// no `/`, `\\` or control characters, and not `.` or `..`.
 pub(crate) fn usable_task_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 255
-        && id != "."
-        && id != ".."
-        && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+    if id.is_empty() || id.len() > 255 || id == "." || id == ".." {
+        return false;
+    }
+    // Every id read or written goes through here. Printable ASCII (APIPod's ids) is checked
+    // in one pass without early exit, which the compiler vectorises; anything else falls
+    // back to `char::is_control`, which also covers U+0080-U+009F.
+    let printable_ascii = id.bytes().fold(true, |ok, b| {
+        ok & (0x20..0x7f).contains(&b) & (b != b'/') & (b != b'\\')
+    });
+    printable_ascii
+        || (!id.is_ascii() && !id.chars().any(|c| c == '/' || c == '\\' || c.is_control()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_task_id;
+
+    #[test]
+    fn task_ids_that_can_name_a_url_and_a_file() {
+        for ok in ["task_01J", "a b", "x.y", "任务-7", "é", &"a".repeat(255)] {
+            assert!(usable_task_id(ok), "{ok:?}");
+        }
+        let long = "a".repeat(256);
+        for bad in [
+            "", ".", "..", "a/b", "a\\b", "a\tb", "a\u{7f}", "a\u{85}b", "任/务", "\u{9f}", &long,
+        ] {
+            assert!(!usable_task_id(bad), "{bad:?}");
+        }
+    }
 }

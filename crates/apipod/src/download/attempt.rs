@@ -99,7 +99,7 @@ impl Client {
             };
             return Err(Failure { error, retry_after });
         }
-        let content_type = http::header_str(response.headers(), "content-type");
+        let content_type = http::header_str(response.headers(), reqwest::header::CONTENT_TYPE);
         let expected = response.content_length();
         let ext = file_extension(content_type.as_deref(), &output.url);
         let name = format!("{}-{}.{ext}", safe_stem(&output.task_id), output.index);

@@ -4,11 +4,22 @@
 use std::time::Duration;
 
 use apipod_raw::types;
-use reqwest::header::HeaderMap;
+use reqwest::header::{AsHeaderName, HeaderMap, HeaderName, RETRY_AFTER};
 
 use super::{Error, excerpt};
 
-pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+/// `X-Request-ID`, APIPod's id for one HTTP exchange.
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Request-Cost`, what a create was charged.
+pub(crate) static X_REQUEST_COST: HeaderName = HeaderName::from_static("x-request-cost");
+/// `X-Idempotent-Replay: true` on a create answered from the idempotency store.
+pub(crate) static X_IDEMPOTENT_REPLAY: HeaderName = HeaderName::from_static("x-idempotent-replay");
+/// `Retry-After-Ms`, a finer `Retry-After`.
+static RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
+/// A header's text, trimmed; `None` when absent, empty or not visible ASCII. Names are
+/// passed as [`HeaderName`] constants where it matters, so a lookup parses nothing.
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -18,13 +29,13 @@ pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// `Retry-After` in seconds (integer or decimal), or `retry-after-ms`.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+    if let Some(ms) = header_str(headers, &RETRY_AFTER_MS).and_then(|v| v.parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
         return Some(Duration::from_secs_f64((ms / 1000.0).min(86_400.0)));
     }
-    let secs = header_str(headers, "retry-after")?.parse::<f64>().ok()?;
+    let secs = header_str(headers, RETRY_AFTER)?.parse::<f64>().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
@@ -55,7 +66,7 @@ pub(crate) async fn read_capped(
 
 /// Turns an APIPod error answer (HTTP status + headers + body) into an [`Error`].
 pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let request_id = header_str(headers, "x-request-id");
+    let request_id = header_str(headers, &X_REQUEST_ID);
     let retry_after = retry_after(headers);
     tracing::trace!(status, request_id = ?request_id, body = %excerpt(body), "APIPod error body");
     let parsed: Option<types::ErrorResponse> = serde_json::from_slice(body).ok();

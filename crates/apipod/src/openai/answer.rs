@@ -74,8 +74,8 @@ pub(super) async fn error_answer(response: reqwest::Response) -> Failure {
     {
         return Failure::WindowPassed {
             task_id: task_id.to_string(),
-            request_id: header_str(&headers, "x-request-id"),
-            cost: header_str(&headers, "x-request-cost"),
+            request_id: header_str(&headers, &http::X_REQUEST_ID),
+            cost: header_str(&headers, &http::X_REQUEST_COST),
         };
     }
     http::api_error(status, &headers, &body).into()
@@ -83,7 +83,7 @@ pub(super) async fn error_answer(response: reqwest::Response) -> Failure {
 
 /// The images of a 200 answer.
 pub(super) fn decode(answer: Answer, attempts: u32) -> Result<SyncResult> {
-    let request_id = header_str(&answer.headers, "x-request-id");
+    let request_id = header_str(&answer.headers, &http::X_REQUEST_ID);
     let stem = request_id.clone().unwrap_or_else(|| "image".into());
     if let Some(r) = &request_id {
         tracing::Span::current().record("request_id", r.as_str());
@@ -128,7 +128,7 @@ pub(super) fn decode(answer: Answer, attempts: u32) -> Result<SyncResult> {
             .ok()
             .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s))),
         request_id,
-        cost: header_str(&answer.headers, "x-request-cost"),
+        cost: header_str(&answer.headers, &http::X_REQUEST_COST),
         delivery: Delivery::Direct,
         attempts,
     })
