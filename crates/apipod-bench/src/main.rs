@@ -36,8 +36,9 @@ struct Cli {
 
 #[derive(Args, Clone, Debug)]
 struct RunArgs {
-    /// Benchmarks to run, comma-separated (b1, b2, b3, b4, b5, b6, b7; b1l is B1's
-    /// breakdown of client CPU by layer alone). Default: all but b6, which --build adds.
+    /// Benchmarks to run, comma-separated (b1, b1i, b2, b3, b4, b5, b6, b7; b1i is B1's
+    /// instructions per call by layer, counted once with callgrind; b1l is B1's breakdown of
+    /// client CPU by layer alone). Default: all but b6, which --build adds.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also run B6, the (slow) build-time benchmark.
@@ -167,7 +168,8 @@ fn machine() -> serde_json::Value {
 /// Runs `bench` for its rounds, each in a fresh child, and merges them: figures judged on
 /// the median round, every round's details kept.
 fn run_rounds(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
-    let rounds = if matches!(bench, "b6" | "b7") && !args.rounds_all {
+    // B1i counts instructions, which repeat exactly: one round is all there is.
+    let rounds = if bench == "b1i" || (matches!(bench, "b6" | "b7") && !args.rounds_all) {
         1
     } else {
         args.rounds
@@ -198,7 +200,7 @@ fn run_rounds(bench: &str, args: &RunArgs) -> anyhow::Result<BenchResult> {
 
 fn orchestrate(args: RunArgs) -> anyhow::Result<bool> {
     let mut selected: Vec<String> = if args.only.is_empty() {
-        ["b1", "b2", "b3", "b4", "b5", "b7"]
+        ["b1", "b1i", "b2", "b3", "b4", "b5", "b7"]
             .map(String::from)
             .to_vec()
     } else {

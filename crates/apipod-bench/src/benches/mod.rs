@@ -8,6 +8,7 @@ use apipod::{Client, RetryPolicy};
 use apipod_bench::report::BenchResult;
 
 pub mod b1_breakdown;
+pub mod b1_instructions;
 pub mod b1_overhead;
 pub mod b2_polling;
 pub mod b3_scale;
@@ -33,7 +34,8 @@ pub struct Opts {
     pub download_mib: u64,
 }
 
-/// Runs benchmark `id` (`b1` ... `b7`; `b1l` is B1's CPU breakdown by layer alone).
+/// Runs benchmark `id` (`b1` ... `b7`; `b1l` is B1's CPU breakdown by layer alone, `b1i`
+/// B1's instruction counts by layer).
 pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
     let started = std::time::Instant::now();
     let mut result = match id {
@@ -44,6 +46,8 @@ pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
             details: b1_breakdown::run(opts.quick)?,
             ..BenchResult::default()
         },
+        // B1's instructions per call by layer (callgrind): exact, so run once.
+        "b1i" => b1_instructions::run()?,
         "b2" => b2_polling::run(opts)?,
         "b3" => b3_scale::run(opts)?,
         "b4" => b4_download::run(opts)?,
@@ -59,7 +63,9 @@ pub fn run(id: &str, opts: &Opts) -> anyhow::Result<BenchResult> {
             replicas
         }
         other => {
-            anyhow::bail!("unknown benchmark {other:?} (expected b1, b2, b3, b4, b5, b6, b7)")
+            anyhow::bail!(
+                "unknown benchmark {other:?} (expected b1, b1i, b1l, b2, b3, b4, b5, b6, b7)"
+            )
         }
     };
     result.seconds = started.elapsed().as_secs_f64();
