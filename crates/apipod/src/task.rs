@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::deadline::{Deadline, Expired};
-use crate::error::http::{self, header_str};
+use crate::error::http;
 use crate::error::{Error, Result};
 use crate::handle::TaskHandle;
 use crate::options::{SubmitOptions, WaitOptions, default_timeout};
@@ -424,18 +424,9 @@ async fn status_once(client: &Client, kind: TaskKind, task_id: &str) -> Result<T
         // Boxed: the error path reads a body, and its state need not be part of every read's.
         Err(e) => return Err(Box::pin(http::from_raw(e)).await),
     };
-    let request_id = header_str(response.headers(), &http::X_REQUEST_ID);
-    let retry_after = http::retry_after(response.headers());
+    let (request_id, retry_after) = http::answer_meta(response.headers());
     let body = response.into_inner();
-    if body.code != 200 && body.code != 0 {
-        return Err(http::classify_body(
-            body.code,
-            None,
-            body.message,
-            request_id,
-            retry_after,
-        ));
-    }
+    http::check_body_code(body.code, body.message, &request_id, retry_after)?;
     if body.data.task_id != task_id {
         // Results are named after the task id: an answer about another task must not be
         // taken for this one.

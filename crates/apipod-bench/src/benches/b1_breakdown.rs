@@ -18,6 +18,16 @@ use super::{KEY, http_client, runtime, sdk};
 
 const PROMPT: &str = "a lighthouse at dawn, oil painting";
 
+/// The six calls, in the order of `APIPOD_BENCH_LAYER`'s numbers (0-5).
+pub const LAYERS: [&str; 6] = [
+    "status: reqwest",
+    "status: generated client",
+    "status: SDK",
+    "create: reqwest",
+    "create: generated client",
+    "create: SDK",
+];
+
 /// Median over `rounds` blocks of `ops` calls of `op`: client CPU microseconds per call.
 async fn cpu_per_call<F, Fut>(rounds: usize, ops: usize, mut op: F) -> anyhow::Result<f64>
 where
@@ -133,15 +143,7 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             samples[4].push(cpu_per_call(rounds, ops, generated_create).await?);
             samples[5].push(cpu_per_call(rounds, ops, sdk_create).await?);
         }
-        let names = [
-            "status: reqwest",
-            "status: generated client",
-            "status: SDK",
-            "create: reqwest",
-            "create: generated client",
-            "create: SDK",
-        ];
-        for (name, s) in names.iter().zip(&samples) {
+        for (name, s) in LAYERS.iter().zip(&samples) {
             out.insert((*name).into(), json!(median(s)));
         }
         anyhow::Ok(serde_json::Value::Object(out))

@@ -16,17 +16,10 @@ use anyhow::{Context, bail};
 use apipod_bench::report::{BenchResult, Figure, Unit};
 use serde_json::json;
 
+use super::b1_breakdown::LAYERS;
+
 const FEW: u64 = 1_000;
 const MANY: u64 = 3_000;
-
-const LAYERS: [&str; 6] = [
-    "status: reqwest",
-    "status: generated client",
-    "status: SDK",
-    "create: reqwest",
-    "create: generated client",
-    "create: SDK",
-];
 
 /// True when `valgrind` can be started.
 fn valgrind_found() -> bool {

@@ -4,13 +4,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use apipod_raw::types;
-use reqwest::header::HeaderMap;
 use tracing::Instrument;
 
 use super::{Asset, AssetStatus, AssetUpload, DEFAULT_ASSET_TIMEOUT, bare_asset_id};
 use crate::client::Client;
 use crate::deadline::Deadline;
-use crate::error::http::{self, header_str};
+use crate::error::http;
 use crate::error::{Error, Result};
 use crate::options::WaitOptions;
 
@@ -247,20 +246,10 @@ impl Client {
 
 /// The asset of a 200 answer, or the error a `code` other than 200 reports.
 fn finish(response: apipod_raw::ResponseValue<types::AssetResponse>) -> Result<Asset> {
-    let headers: HeaderMap = response.headers().clone();
+    let (request_id, retry_after) = http::answer_meta(response.headers());
     let body = response.into_inner();
-    let request_id = header_str(&headers, &http::X_REQUEST_ID);
-    let retry_after = http::retry_after(&headers);
     tracing::trace!(code = body.code, message = %body.message, asset_id = %body.data.asset_id, "asset response");
-    if body.code != 200 && body.code != 0 {
-        return Err(http::classify_body(
-            body.code,
-            None,
-            body.message,
-            request_id,
-            retry_after,
-        ));
-    }
+    http::check_body_code(body.code, body.message, &request_id, retry_after)?;
     if body.data.asset_id.is_empty() {
         return Err(Error::Decode {
             status: Some(200),

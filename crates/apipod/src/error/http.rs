@@ -110,6 +110,31 @@ pub(crate) fn classify(
     classify_as(status, status, None, code, message, request_id, retry_after)
 }
 
+/// What an answer's headers say of it: its `X-Request-ID` and its `Retry-After`.
+pub(crate) fn answer_meta(headers: &HeaderMap) -> (Option<String>, Option<Duration>) {
+    (header_str(headers, &X_REQUEST_ID), retry_after(headers))
+}
+
+/// `Err` with the error a body's `code` reports, or `Ok` for a success code (200, or 0 as
+/// some answers send it).
+pub(crate) fn check_body_code(
+    body_code: i64,
+    message: String,
+    request_id: &Option<String>,
+    retry_after: Option<Duration>,
+) -> Result<(), Error> {
+    if body_code == 200 || body_code == 0 {
+        return Ok(());
+    }
+    Err(classify_body(
+        body_code,
+        None,
+        message,
+        request_id.clone(),
+        retry_after,
+    ))
+}
+
 /// The error for an HTTP 200 whose body reports `body_code` (not 200 or 0): the body's code
 /// decides the kind of error, and both numbers are kept apart in [`Error::Api`].
 pub(crate) fn classify_body(
