@@ -118,20 +118,22 @@ impl RateGate {
             let until = *crate::lock::lock(&self.until);
             match until {
                 Some(t) if t > Instant::now() => {
-                    let cancelled = async {
-                        match cancel {
-                            Some(c) => c.cancelled().await,
-                            None => std::future::pending().await,
-                        }
-                    };
                     tokio::select! {
                         _ = tokio::time::sleep_until(t) => {}
-                        _ = cancelled => return false,
+                        _ = cancelled(cancel) => return false,
                     }
                 }
                 _ => return true,
             }
         }
+    }
+}
+
+/// Resolves when `cancel` is cancelled; never when there is no token (nothing can cancel).
+pub(crate) async fn cancelled(cancel: Option<&CancellationToken>) {
+    match cancel {
+        Some(c) => c.cancelled().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -94,21 +94,6 @@ impl Task {
         read_status(&self.client, self.handle.kind, &self.handle.task_id).await
     }
 
-    /// [`status`](Self::status) with every attempt and every retry sleep capped by
-    /// `deadline`: once it passes, the read ends with [`Read::Expired`], whatever the
-    /// server's `Retry-After` said.
-    fn status_within<'a>(
-        &'a self,
-        deadline: &'a Deadline,
-    ) -> impl Future<Output = Result<Read>> + Send + 'a {
-        status_within(
-            &self.client,
-            self.handle.kind,
-            &self.handle.task_id,
-            deadline,
-        )
-    }
-
     /// Waits until the task completes, with the default deadline for its kind.
     ///
     /// The wait is small while it sleeps (it is what 100,000 concurrent waits are made of):
@@ -253,7 +238,12 @@ impl Task {
                 }
                 // Boxed: the read's future is large and only lives during the read, so
                 // keeping it out of the wait's own state halves a waiting task's memory.
-                let reading = Box::pin(self.status_within(&deadline));
+                let reading = Box::pin(status_within(
+                    &self.client,
+                    self.handle.kind,
+                    &self.handle.task_id,
+                    &deadline,
+                ));
                 let read = match &cancel {
                     None => reading.await,
                     Some(token) => tokio::select! {
@@ -342,15 +332,9 @@ impl Task {
                                 None => std::future::pending().await,
                             }
                         };
-                        let cancelled = async {
-                            match &cancel {
-                                Some(c) => c.cancelled().await,
-                                None => std::future::pending().await,
-                            }
-                        };
                         tokio::select! {
                             _ = callback => tracing::debug!("callback received; reading the status now"),
-                            _ = cancelled => {}
+                            _ = crate::retry::cancelled(cancel.as_ref()) => {}
                         }
                     });
                 tokio::select! {
@@ -376,8 +360,9 @@ async fn read_status(client: &Client, kind: TaskKind, task_id: &str) -> Result<T
     }
 }
 
-/// A status read retried per the client's policy, every attempt and retry sleep inside
-/// `deadline`.
+/// A status read retried per the client's policy, with every attempt and every retry sleep
+/// capped by `deadline`: once it passes, the read ends with [`Read::Expired`], whatever the
+/// server's `Retry-After` said.
 async fn status_within(
     client: &Client,
     kind: TaskKind,

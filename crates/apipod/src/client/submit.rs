@@ -142,15 +142,9 @@ impl Client {
                             self.inner.rate_limited(delay);
                         }
                         tracing::info!(attempt, ?delay, error = %err, "create failed; retrying with the same idempotency key");
-                        let cancelled = async {
-                            match &cancel {
-                                Some(c) => c.cancelled().await,
-                                None => std::future::pending().await,
-                            }
-                        };
                         tokio::select! {
                             r = deadline.sleep(delay) => if r.is_err() { return Err(timed_out()) },
-                            _ = cancelled => return Err(Error::Cancelled { task_id: None }),
+                            _ = crate::retry::cancelled(cancel.as_ref()) => return Err(Error::Cancelled { task_id: None }),
                         }
                     }
                 }

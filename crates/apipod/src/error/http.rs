@@ -66,8 +66,7 @@ pub(crate) async fn read_capped(
 
 /// Turns an APIPod error answer (HTTP status + headers + body) into an [`Error`].
 pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let request_id = header_str(headers, &X_REQUEST_ID);
-    let retry_after = retry_after(headers);
+    let (request_id, retry_after) = answer_meta(headers);
     tracing::trace!(status, request_id = ?request_id, body = %excerpt(body), "APIPod error body");
     let parsed: Option<types::ErrorResponse> = serde_json::from_slice(body).ok();
     let (code, message) = match &parsed {
