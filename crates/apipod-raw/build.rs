@@ -16,6 +16,7 @@ fn main() {
         ("client.rs", &generated.client),
         ("mock.rs", &generated.mock),
         ("contract.rs", &generated.contract),
+        ("routes.rs", &generated.routes),
     ] {
         fs::write(out.join(name), code).unwrap_or_else(|e| panic!("writing {name}: {e}"));
     }

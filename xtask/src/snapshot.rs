@@ -1,7 +1,7 @@
 //! `cargo xtask codegen`: a reviewable snapshot of what the build scripts generate.
 //!
 //! The snapshot lives in `crates/apipod-raw/generated/` (client, httpmock helpers, contract
-//! table) and `crates/apipod/generated/` (typed model requests), and is produced by the same
+//! table, routes) and `crates/apipod/generated/` (typed model requests), and is produced by the same
 //! [`apipod_codegen::generate`] call as the build scripts, so each file is their output plus
 //! one header line naming the spec's SHA-256. The files are not part of any crate's module
 //! tree, so neither the compiler nor `cargo fmt` reads them.
@@ -37,6 +37,7 @@ pub fn files(generated: &Generated) -> Vec<(&'static str, String)> {
             "crates/apipod-raw/generated/contract.rs",
             &generated.contract,
         ),
+        ("crates/apipod-raw/generated/routes.rs", &generated.routes),
         ("crates/apipod/generated/models.rs", &generated.models),
     ]
     .into_iter()

@@ -28,6 +28,7 @@ pub mod docs;
 pub mod facts;
 pub mod hints;
 pub mod openai;
+pub mod routes;
 pub mod schema;
 pub mod typed;
 
@@ -45,6 +46,8 @@ pub struct Generated {
     pub mock: String,
     /// The static model-contract table, formatted.
     pub contract: String,
+    /// The route constants (method and path template per operation), formatted.
+    pub routes: String,
     /// The typed per-model requests of the `apipod` crate, formatted.
     pub models: String,
     /// Hex SHA-256 of the spec text the code was generated from.
@@ -203,6 +206,7 @@ pub fn generate(spec_text: &str) -> Result<Generated, Error> {
         .map_err(Error::new)?;
     let contract = format_tokens(contract::render(&models, &hints), "contract")?;
     let typed_models = format_tokens(typed::render(&models), "models")?;
+    let routes = format_tokens(routes::render(&raw).map_err(Error::new)?, "routes")?;
 
     let full = parse_openapi(openai::without_multipart(raw.clone())?, "spec")?;
     let client_spec = parse_openapi(preprocess(raw)?, "preprocessed spec")?;
@@ -230,6 +234,7 @@ pub fn generate(spec_text: &str) -> Result<Generated, Error> {
         client: format_tokens(client, "client")?,
         mock: format_tokens(mock, "httpmock")?,
         contract,
+        routes,
         models: typed_models,
         spec_sha256: sha256_hex(spec_text),
     })

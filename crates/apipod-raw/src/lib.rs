@@ -11,6 +11,8 @@
 //!   adds `Authorization: Bearer …` (marked sensitive) and the user agent to every request.
 //! * [`TaskStatus`] replaces the generated status enum so that unknown values survive.
 //! * [`contract`] is the per-model request contract table, generated from the same spec.
+//! * [`routes`] holds every operation's method and path template (generated), and builds
+//!   their URLs; the SDK sends its creates and status reads through them.
 //! * [`openai`] holds the rules of the OpenAI-compatible synchronous images API, shared by
 //!   the SDK, the mock and the CLI.
 //! * With the `mock` feature, [`mock`] holds progenitor's typed httpmock helpers.
@@ -37,6 +39,7 @@
 pub mod contract;
 pub mod limit;
 pub mod openai;
+pub mod routes;
 mod state;
 mod status;
 

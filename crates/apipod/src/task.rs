@@ -399,18 +399,12 @@ async fn status_once(client: &Client, kind: TaskKind, task_id: &str) -> Result<T
         });
     }
     let _permit = client.acquire().await;
-    let raw = client.raw();
-    let response = match kind {
-        TaskKind::Image => raw.get_image_task(task_id).await,
-        TaskKind::Video => raw.get_video_task(task_id).await,
-    };
-    let response = match response {
-        Ok(r) => r,
-        // Boxed: the error path reads a body, and its state need not be part of every read's.
-        Err(e) => return Err(Box::pin(http::from_raw(e)).await),
-    };
-    let (request_id, retry_after) = http::answer_meta(response.headers());
-    let body = response.into_inner();
+    let answer = client
+        .inner
+        .wire_status::<apipod_raw::types::TaskStatusResponse>(kind, task_id)
+        .await?;
+    let (request_id, retry_after) = http::answer_meta(&answer.headers);
+    let body = answer.body;
     http::check_body_code(body.code, body.message, &request_id, retry_after)?;
     if body.data.task_id != task_id {
         // Results are named after the task id: an answer about another task must not be

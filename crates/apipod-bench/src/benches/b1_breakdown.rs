@@ -1,8 +1,9 @@
 //! B1's breakdown: where the SDK's extra client CPU goes. The same create and the same
-//! status read, made sequentially against the minimal server through three layers:
-//! plain reqwest, the generated client (`apipod-raw`, progenitor with the SDK's hooks) and
-//! the SDK. The differences split the overhead between the generated layer and the SDK's
-//! own work (contract check, idempotency key, retries, deadline, error mapping, handle).
+//! status read, made sequentially against the minimal server through four layers:
+//! plain reqwest with a string URL, reqwest with a prebuilt `Url` (how the SDK drives it), the
+//! generated client (`apipod-raw`, progenitor with the SDK's hooks) and the SDK. The
+//! differences show what the SDK's own work costs (contract check, idempotency key, retries,
+//! deadline, error mapping, handle) beside what the transport costs.
 
 use std::future::Future;
 
@@ -18,14 +19,19 @@ use super::{KEY, http_client, runtime, sdk};
 
 const PROMPT: &str = "a lighthouse at dawn, oil painting";
 
-/// The six calls, in the order of `APIPOD_BENCH_LAYER`'s numbers (0-5).
-pub const LAYERS: [&str; 6] = [
+/// The eight calls, in the order of `APIPOD_BENCH_LAYER`'s numbers (0-7). "URL prebuilt" is
+/// reqwest as the SDK now drives it: a `Url` built once (the status read appends the task
+/// id), so reqwest skips one of its URL parses; plain "reqwest" passes a string, as its
+/// documentation does and as B1's raw side does.
+pub const LAYERS: [&str; 8] = [
     "status: reqwest",
     "status: generated client",
     "status: SDK",
     "create: reqwest",
     "create: generated client",
     "create: SDK",
+    "status: reqwest, URL prebuilt",
+    "create: reqwest, URL prebuilt",
 ];
 
 /// Median over `rounds` blocks of `ops` calls of `op`: client CPU microseconds per call.
@@ -67,6 +73,8 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             .task_id;
         let status_url = format!("{base}/v1/images/status/{id}");
         let create_url = format!("{base}/v1/images/generations");
+        let status_prefix = reqwest::Url::parse(&format!("{base}/v1/images/status"))?;
+        let create_parsed = reqwest::Url::parse(&create_url)?;
 
         let reqwest_status = || async {
             let resp = http.get(&status_url).bearer_auth(KEY).send().await?;
@@ -75,6 +83,15 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
         };
         let generated_status = || async {
             raw.get_image_task(&id).await?;
+            anyhow::Ok(())
+        };
+        let prebuilt_status = || async {
+            let mut url = status_prefix.clone();
+            url.path_segments_mut()
+                .map_err(|()| anyhow::anyhow!("base URL"))?
+                .push(&id);
+            let resp = http.get(url).bearer_auth(KEY).send().await?;
+            let _: TaskStatusResponse = resp.json().await?;
             anyhow::Ok(())
         };
         let sdk_status = || async {
@@ -93,6 +110,18 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             let _: SubmitTaskResponse = resp.json().await?;
             anyhow::Ok(())
         };
+        let prebuilt_create = || async {
+            let key = format!("raw-{}", uuid::Uuid::now_v7());
+            let resp = http
+                .post(create_parsed.clone())
+                .bearer_auth(KEY)
+                .header("Idempotency-Key", key)
+                .json(&body_json)
+                .send()
+                .await?;
+            let _: SubmitTaskResponse = resp.json().await?;
+            anyhow::Ok(())
+        };
         let generated_create = || async {
             let key = format!("raw-{}", uuid::Uuid::now_v7()).parse()?;
             raw.create_image_generation(Some(&key), &body).await?;
@@ -102,7 +131,7 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             client.submit(SeedreamV45::new(PROMPT)).await?;
             anyhow::Ok(())
         };
-        // Profiling aid: APIPOD_BENCH_LAYER=<0-5> runs one layer's calls alone, for 10 s or,
+        // Profiling aid: APIPOD_BENCH_LAYER=<0-7> runs one layer's calls alone, for 10 s or,
         // with APIPOD_BENCH_CALLS=<n>, for n calls and then stops (for instruction counts).
         if let Some(i) = std::env::var("APIPOD_BENCH_LAYER")
             .ok()
@@ -112,6 +141,7 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok());
             let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let cpu = sys::thread_cpu_ns();
             let mut made = 0u64;
             while calls.map_or(std::time::Instant::now() < until, |n| made < n) {
                 made += 1;
@@ -121,10 +151,13 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
                     2 => sdk_status().await?,
                     3 => reqwest_create().await?,
                     4 => generated_create().await?,
-                    _ => sdk_create().await?,
+                    5 => sdk_create().await?,
+                    6 => prebuilt_status().await?,
+                    _ => prebuilt_create().await?,
                 }
             }
-            eprintln!("layer {i}: {made} calls");
+            let cpu_us = (sys::thread_cpu_ns() - cpu) as f64 / 1e3 / made.max(1) as f64;
+            eprintln!("layer {i}: {made} calls, {cpu_us:.2} µs client CPU per call");
             if calls.is_some() {
                 return anyhow::Ok(json!({ "layer": i, "calls": made }));
             }
@@ -134,7 +167,7 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
         cpu_per_call(1, 100, sdk_create).await?;
         let mut out = serde_json::Map::new();
         // Interleaved, so drift hits every layer alike.
-        let mut samples: [Vec<f64>; 6] = Default::default();
+        let mut samples: [Vec<f64>; 8] = Default::default();
         for _ in 0..3 {
             samples[0].push(cpu_per_call(rounds, ops, reqwest_status).await?);
             samples[1].push(cpu_per_call(rounds, ops, generated_status).await?);
@@ -142,6 +175,8 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             samples[3].push(cpu_per_call(rounds, ops, reqwest_create).await?);
             samples[4].push(cpu_per_call(rounds, ops, generated_create).await?);
             samples[5].push(cpu_per_call(rounds, ops, sdk_create).await?);
+            samples[6].push(cpu_per_call(rounds, ops, prebuilt_status).await?);
+            samples[7].push(cpu_per_call(rounds, ops, prebuilt_create).await?);
         }
         for (name, s) in LAYERS.iter().zip(&samples) {
             out.insert((*name).into(), json!(median(s)));

@@ -417,16 +417,19 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
     );
     details.insert("aa_calibration_mock".into(), aa);
     details.insert("cpu_only_ns_per_call".into(), cpu_breakdown());
-    eprintln!("B1: client CPU by layer (reqwest, generated client, SDK), minimal server");
+    eprintln!(
+        "B1: client CPU by layer (reqwest, reqwest with a prebuilt URL, generated client, SDK), minimal server"
+    );
     let layers = super::b1_breakdown::run(opts.quick)?;
     let g = |k: &str| layers.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
     result.figures.push(
         Figure::info(
             "B1",
-            "client CPU per status read: reqwest / generated client / SDK (minimal server)",
+            "client CPU per status read: reqwest / reqwest, URL prebuilt / generated client / SDK (minimal server)",
             format!(
-                "{:.1} / {:.1} / {:.1} µs",
+                "{:.1} / {:.1} / {:.1} / {:.1} µs",
                 g("status: reqwest"),
+                g("status: reqwest, URL prebuilt"),
                 g("status: generated client"),
                 g("status: SDK")
             ),
@@ -436,10 +439,11 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
     result.figures.push(
         Figure::info(
             "B1",
-            "client CPU per create: reqwest / generated client / SDK (minimal server)",
+            "client CPU per create: reqwest / reqwest, URL prebuilt / generated client / SDK (minimal server)",
             format!(
-                "{:.1} / {:.1} / {:.1} µs",
+                "{:.1} / {:.1} / {:.1} / {:.1} µs",
                 g("create: reqwest"),
+                g("create: reqwest, URL prebuilt"),
                 g("create: generated client"),
                 g("create: SDK")
             ),

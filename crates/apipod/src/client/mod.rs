@@ -15,6 +15,7 @@ use crate::retry::{RateGate, RetryPolicy};
 
 mod confirm;
 mod submit;
+mod wire;
 
 pub use submit::Submitted;
 pub(crate) use submit::usable_task_id;
@@ -49,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) state: ClientState,
     pub(crate) base_url: String,
+    /// The create and status URLs, built once from the spec's routes.
+    pub(crate) routes: wire::Routes,
     pub(crate) retry: RetryPolicy,
     pub(crate) poll: PollPolicy,
     pub(crate) gate: Arc<RateGate>,
@@ -209,6 +212,7 @@ impl ClientBuilder {
                 format!("{base_url:?} must be http or https"),
             ));
         }
+        let routes = wire::Routes::new(&parsed).map_err(|e| config("base_url", e))?;
         let sync_http = self
             .sync
             .http_client(self.http.as_ref(), self.connect_timeout)?;
@@ -253,6 +257,7 @@ impl ClientBuilder {
                 http,
                 state,
                 base_url,
+                routes,
                 retry: self.retry.unwrap_or_default(),
                 poll,
                 gate,

@@ -161,79 +161,27 @@ impl Client {
         body: &Body,
         key: &str,
     ) -> Result<(String, Option<String>, Option<String>, bool)> {
+        // Typed bodies are the generated wire types; a raw body is any JSON (the escape
+        // hatch). Both go out as the generated create would send them.
+        let (kind, encoded) = match body {
+            Body::Image(b) => (TaskKind::Image, serde_json::to_vec(b)),
+            Body::Video(b) => (TaskKind::Video, serde_json::to_vec(b)),
+            Body::Raw(value) => (*kind, serde_json::to_vec(value)),
+        };
+        let encoded = encoded.map_err(|e| Error::InvalidArgument {
+            argument: "request",
+            message: format!("the body cannot be encoded as JSON: {e}"),
+        })?;
+        let key = reqwest::header::HeaderValue::from_str(key).map_err(bad_key)?;
         let _permit = self.acquire().await;
-        let raw = &self.inner.raw;
-        let response = match (kind, body) {
-            (_, Body::Image(b)) => {
-                let key = key.parse().map_err(bad_key)?;
-                raw.create_image_generation(Some(&key), b).await
-            }
-            (_, Body::Video(b)) => {
-                let key = key.parse().map_err(bad_key)?;
-                raw.create_video_generation(Some(&key), b).await
-            }
-            (kind, Body::Raw(value)) => return self.create_raw(*kind, value, key).await,
-        };
-        let response = match response {
-            Ok(r) => r,
-            // Boxed: the error path reads a body, and its state need not be part of every read's.
-            Err(e) => return Err(Box::pin(http::from_raw(e)).await),
-        };
-        let headers = CreateHeaders::of(response.headers());
-        let body = response.into_inner();
+        let answer = self
+            .inner
+            .wire_create::<types::SubmitTaskResponse>(kind, encoded, &key)
+            .await?;
+        let headers = CreateHeaders::of(&answer.headers);
+        let body = answer.body;
         tracing::trace!(code = body.code, message = %body.message, task_id = ?body.data.task_id, "create response");
         finish_create(body, headers)
-    }
-
-    /// The raw escape hatch: the same request as the generated create, with any JSON body.
-    async fn create_raw(
-        &self,
-        kind: TaskKind,
-        body: &serde_json::Value,
-        key: &str,
-    ) -> Result<(String, Option<String>, Option<String>, bool)> {
-        let url = format!("{}/v1/{}s/generations", self.inner.base_url, kind.as_str());
-        let mut request = self
-            .inner
-            .http
-            .post(url)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .build()
-            .map_err(Error::transport)?;
-        self.inner.state.apply(request.headers_mut());
-        let response = self
-            .inner
-            .http
-            .execute(request)
-            .await
-            .map_err(Error::transport)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        if status != 200 {
-            let bytes = http::read_capped(response, http::MAX_ERROR_BODY)
-                .await
-                .map_err(Error::transport)?;
-            return Err(http::api_error(status, &headers, &bytes));
-        }
-        // The same bound as the generated client's answers.
-        let limit = apipod_raw::limit::MAX_RESPONSE_BODY;
-        let bytes = http::read_capped(response, limit + 1)
-            .await
-            .map_err(Error::transport)?;
-        if bytes.len() > limit {
-            return Err(Error::Decode {
-                status: Some(status),
-                reason: apipod_raw::limit::BodyTooLarge { limit }.to_string(),
-                excerpt: crate::error::excerpt(&bytes),
-            });
-        }
-        match serde_json::from_slice::<types::SubmitTaskResponse>(&bytes) {
-            Ok(parsed) => finish_create(parsed, CreateHeaders::of(&headers)),
-            Err(e) => {
-                Err(http::from_raw(apipod_raw::Error::InvalidResponsePayload(bytes, e)).await)
-            }
-        }
     }
 }
 

@@ -192,6 +192,21 @@ fn classify_as(
     }
 }
 
+/// The error for an HTTP 200 whose body is not the success shape: the error envelope it
+/// holds (`code` other than 200 or 0), or a decode error quoting it.
+pub(crate) fn invalid_payload(bytes: &[u8], e: serde_json::Error) -> Error {
+    match serde_json::from_slice::<types::ErrorResponse>(bytes) {
+        Ok(body) if body.code.is_some_and(|c| c != 200 && c != 0) => classify_body(
+            body.code.unwrap_or_default(),
+            body.data.and_then(|d| d.error_code),
+            body.message.unwrap_or_default(),
+            None,
+            None,
+        ),
+        _ => Error::decode(Some(200), e, bytes),
+    }
+}
+
 /// Maps a failed generated-client call to an [`Error`], reading the body of unexpected
 /// answers. `InvalidResponsePayload` (HTTP 200 whose body is not the success shape) is
 /// checked for an error envelope first (`code != 200` without `data`).
@@ -216,21 +231,7 @@ pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
                 Err(e) => Error::transport(e),
             }
         }
-        E::InvalidResponsePayload(bytes, e) => {
-            match serde_json::from_slice::<types::ErrorResponse>(&bytes) {
-                Ok(body) if body.code.is_some_and(|c| c != 200 && c != 0) => {
-                    let code = body.code.unwrap_or_default();
-                    classify_body(
-                        code,
-                        body.data.and_then(|d| d.error_code),
-                        body.message.unwrap_or_default(),
-                        None,
-                        None,
-                    )
-                }
-                _ => Error::decode(Some(200), e, &bytes),
-            }
-        }
+        E::InvalidResponsePayload(bytes, e) => invalid_payload(&bytes, e),
         E::InvalidRequest(message) | E::Custom(message) => Error::InvalidArgument {
             argument: "request",
             message,

@@ -1,0 +1,157 @@
+//! The SDK's own path to APIPod for its two hottest calls, a create and a status read.
+//!
+//! They used to go through the generated methods, which format each URL as a string for
+//! reqwest to parse again (about 8,000 instructions per request), build and merge a header
+//! map per call and clone every answer's headers. Here the URLs come from the spec's
+//! generated [`routes`](apipod_raw::routes), built once per client; a status URL only has
+//! the task id appended. The request is the generated method's (method, URL, headers,
+//! JSON body: `tests/wire_equivalence.rs` compares them), the answer is decoded into the
+//! same generated types, and it is read under the same 1 MiB bound.
+
+use apipod_raw::contract::TaskKind;
+use apipod_raw::routes::{self, Route};
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use super::Inner;
+use crate::error::http;
+use crate::error::{Error, Result};
+
+/// `Idempotency-Key`.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A client's prebuilt URLs: each kind's create URL and status URL without the task id.
+#[derive(Debug, Clone)]
+pub(crate) struct Routes {
+    create: [Url; 2],
+    status: [Url; 2],
+}
+
+fn slot(kind: TaskKind) -> usize {
+    match kind {
+        TaskKind::Image => 0,
+        TaskKind::Video => 1,
+    }
+}
+
+impl Routes {
+    /// The URLs under `base` (an `http(s)` URL, checked by the builder).
+    pub(crate) fn new(base: &Url) -> std::result::Result<Self, String> {
+        let create = |r: Route| r.url(base, &[]).map_err(|e| e.to_string());
+        let status = |r: Route| {
+            r.prefix_url(base)
+                .ok_or_else(|| format!("{} is not `…/{{task_id}}`", r.path))
+        };
+        Ok(Routes {
+            create: [
+                create(routes::CREATE_IMAGE_GENERATION)?,
+                create(routes::CREATE_VIDEO_GENERATION)?,
+            ],
+            status: [
+                status(routes::GET_IMAGE_TASK)?,
+                status(routes::GET_VIDEO_TASK)?,
+            ],
+        })
+    }
+}
+
+/// A decoded 200 answer and its headers (taken from the response, not cloned).
+pub(crate) struct Answer<T> {
+    pub(crate) body: T,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Inner {
+    /// `POST` a create of `kind` with its JSON `body` and `Idempotency-Key: key`.
+    pub(crate) async fn wire_create<T: DeserializeOwned>(
+        &self,
+        kind: TaskKind,
+        body: Vec<u8>,
+        key: &HeaderValue,
+    ) -> Result<Answer<T>> {
+        let url = self.routes.create[slot(kind)].clone();
+        let mut request = reqwest::Request::new(Method::POST, url);
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, JSON.clone());
+        headers.insert(CONTENT_TYPE, JSON.clone());
+        headers.insert(IDEMPOTENCY_KEY.clone(), key.clone());
+        *request.body_mut() = Some(body.into());
+        self.wire_send(request).await
+    }
+
+    /// `GET` the status of `task_id` (already checked with `usable_task_id`).
+    pub(crate) async fn wire_status<T: DeserializeOwned>(
+        &self,
+        kind: TaskKind,
+        task_id: &str,
+    ) -> Result<Answer<T>> {
+        let url =
+            Route::with_last_segment(&self.routes.status[slot(kind)], task_id).map_err(|e| {
+                Error::InvalidArgument {
+                    argument: "base_url",
+                    message: e.to_string(),
+                }
+            })?;
+        let mut request = reqwest::Request::new(Method::GET, url);
+        request.headers_mut().insert(ACCEPT, JSON.clone());
+        self.wire_send(request).await
+    }
+
+    /// Sends `request` with the client's auth and user agent; a 200 is decoded into `T`,
+    /// anything else becomes the [`Error`] its status and body describe.
+    async fn wire_send<T: DeserializeOwned>(
+        &self,
+        mut request: reqwest::Request,
+    ) -> Result<Answer<T>> {
+        self.state.apply(request.headers_mut());
+        let mut response = self.http.execute(request).await.map_err(Error::transport)?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            // Boxed: the error path reads a body, and its state need not be part of every read's.
+            return Err(Box::pin(error_answer(response)).await);
+        }
+        let headers = std::mem::take(response.headers_mut());
+        let bytes = read_bounded(response).await?;
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(body) => Ok(Answer { body, headers }),
+            Err(e) => Err(http::invalid_payload(&bytes, e)),
+        }
+    }
+}
+
+/// The error a non-200 answer describes, from at most 64 KiB of its body.
+async fn error_answer(response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match http::read_capped(response, http::MAX_ERROR_BODY).await {
+        Ok(body) => http::api_error(status, &headers, &body),
+        Err(e) => Error::transport(e),
+    }
+}
+
+/// A 200 answer's body, at most [`MAX_RESPONSE_BODY`](apipod_raw::limit::MAX_RESPONSE_BODY)
+/// bytes. A declared length within the bound is read whole (hyper ends the body there);
+/// anything else is read in chunks and refused once past the bound.
+async fn read_bounded(response: reqwest::Response) -> Result<Bytes> {
+    let limit = apipod_raw::limit::MAX_RESPONSE_BODY;
+    let bytes = if response
+        .content_length()
+        .is_some_and(|declared| declared <= limit as u64)
+    {
+        response.bytes().await
+    } else {
+        http::read_capped(response, limit + 1).await
+    }
+    .map_err(Error::transport)?;
+    if bytes.len() > limit {
+        return Err(Error::Decode {
+            status: Some(200),
+            reason: apipod_raw::limit::BodyTooLarge { limit }.to_string(),
+            excerpt: crate::error::excerpt(&bytes),
+        });
+    }
+    Ok(bytes)
+}
