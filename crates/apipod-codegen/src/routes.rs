@@ -11,7 +11,7 @@ use serde_json::Value;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-/// Renders `pub const <OPERATION_ID>: Route` for every operation, and `ALL` in spec order.
+/// Renders `pub const <OPERATION_ID>: Route` for every operation, and `ALL` (sorted by path).
 pub fn render(spec: &Value) -> Result<TokenStream, String> {
     let paths = spec
         .get("paths")

@@ -47,7 +47,7 @@ pub const GET_VIDEO_TASK: Route = Route {
     method: "GET",
     path: "/v1/videos/status/{task_id}",
 };
-/// Every operation's route, in spec order.
+/// Every operation's route, sorted by path.
 pub static ALL: &[Route] = &[
     EDIT_OPENAI_IMAGE,
     CREATE_OPENAI_IMAGE,
