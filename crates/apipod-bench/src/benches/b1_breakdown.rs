@@ -34,6 +34,32 @@ pub const LAYERS: [&str; 8] = [
     "create: reqwest, URL prebuilt",
 ];
 
+/// A status read with reqwest alone, the URL given as a string or prebuilt.
+async fn plain_status(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> anyhow::Result<()> {
+    let resp = http.get(url).bearer_auth(KEY).send().await?;
+    let _: TaskStatusResponse = resp.json().await?;
+    Ok(())
+}
+
+/// A create with reqwest alone (idempotency key included), the URL given as a string or
+/// prebuilt.
+async fn plain_create(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let key = format!("raw-{}", uuid::Uuid::now_v7());
+    let resp = http
+        .post(url)
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await?;
+    let _: SubmitTaskResponse = resp.json().await?;
+    Ok(())
+}
+
 /// Median over `rounds` blocks of `ops` calls of `op`: client CPU microseconds per call.
 async fn cpu_per_call<F, Fut>(rounds: usize, ops: usize, mut op: F) -> anyhow::Result<f64>
 where
@@ -76,11 +102,7 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
         let status_prefix = reqwest::Url::parse(&format!("{base}/v1/images/status"))?;
         let create_parsed = reqwest::Url::parse(&create_url)?;
 
-        let reqwest_status = || async {
-            let resp = http.get(&status_url).bearer_auth(KEY).send().await?;
-            let _: TaskStatusResponse = resp.json().await?;
-            anyhow::Ok(())
-        };
+        let reqwest_status = || plain_status(&http, &status_url);
         let generated_status = || async {
             raw.get_image_task(&id).await?;
             anyhow::Ok(())
@@ -90,38 +112,14 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             url.path_segments_mut()
                 .map_err(|()| anyhow::anyhow!("base URL"))?
                 .push(&id);
-            let resp = http.get(url).bearer_auth(KEY).send().await?;
-            let _: TaskStatusResponse = resp.json().await?;
-            anyhow::Ok(())
+            plain_status(&http, url).await
         };
         let sdk_status = || async {
             client.status(TaskKind::Image, &id).await?;
             anyhow::Ok(())
         };
-        let reqwest_create = || async {
-            let key = format!("raw-{}", uuid::Uuid::now_v7());
-            let resp = http
-                .post(&create_url)
-                .bearer_auth(KEY)
-                .header("Idempotency-Key", key)
-                .json(&body_json)
-                .send()
-                .await?;
-            let _: SubmitTaskResponse = resp.json().await?;
-            anyhow::Ok(())
-        };
-        let prebuilt_create = || async {
-            let key = format!("raw-{}", uuid::Uuid::now_v7());
-            let resp = http
-                .post(create_parsed.clone())
-                .bearer_auth(KEY)
-                .header("Idempotency-Key", key)
-                .json(&body_json)
-                .send()
-                .await?;
-            let _: SubmitTaskResponse = resp.json().await?;
-            anyhow::Ok(())
-        };
+        let reqwest_create = || plain_create(&http, &create_url, &body_json);
+        let prebuilt_create = || plain_create(&http, create_parsed.clone(), &body_json);
         let generated_create = || async {
             let key = format!("raw-{}", uuid::Uuid::now_v7()).parse()?;
             raw.create_image_generation(Some(&key), &body).await?;

@@ -111,7 +111,7 @@ impl Inner {
         let status = response.status();
         if status != StatusCode::OK {
             // Boxed: the error path reads a body, and its state need not be part of every read's.
-            return Err(Box::pin(error_answer(response)).await);
+            return Err(Box::pin(http::error_answer(response)).await);
         }
         let headers = std::mem::take(response.headers_mut());
         let bytes = read_bounded(response).await?;
@@ -119,16 +119,6 @@ impl Inner {
             Ok(body) => Ok(Answer { body, headers }),
             Err(e) => Err(http::invalid_payload(&bytes, e)),
         }
-    }
-}
-
-/// The error a non-200 answer describes, from at most 64 KiB of its body.
-async fn error_answer(response: reqwest::Response) -> Error {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    match http::read_capped(response, http::MAX_ERROR_BODY).await {
-        Ok(body) => http::api_error(status, &headers, &body),
-        Err(e) => Error::transport(e),
     }
 }
 

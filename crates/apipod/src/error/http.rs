@@ -207,6 +207,17 @@ pub(crate) fn invalid_payload(bytes: &[u8], e: serde_json::Error) -> Error {
     }
 }
 
+/// The error an answer other than the expected success describes (its status, headers
+/// and at most [`MAX_ERROR_BODY`] of its body).
+pub(crate) async fn error_answer(response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match read_capped(response, MAX_ERROR_BODY).await {
+        Ok(body) => api_error(status, &headers, &body),
+        Err(e) => Error::transport(e),
+    }
+}
+
 /// Maps a failed generated-client call to an [`Error`], reading the body of unexpected
 /// answers. `InvalidResponsePayload` (HTTP 200 whose body is not the success shape) is
 /// checked for an error envelope first (`code != 200` without `data`).
@@ -223,14 +234,7 @@ pub(crate) async fn from_raw(err: apipod_raw::Error<()>) -> Error {
                 None => Error::transport(e),
             }
         }
-        E::UnexpectedResponse(resp) => {
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            match read_capped(resp, MAX_ERROR_BODY).await {
-                Ok(body) => api_error(status, &headers, &body),
-                Err(e) => Error::transport(e),
-            }
-        }
+        E::UnexpectedResponse(resp) => error_answer(resp).await,
         E::InvalidResponsePayload(bytes, e) => invalid_payload(&bytes, e),
         E::InvalidRequest(message) | E::Custom(message) => Error::InvalidArgument {
             argument: "request",
