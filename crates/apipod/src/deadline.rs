@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures::future::{Either, FutureExt};
 use tokio::time::Instant;
 
 /// When an operation must be over, or no limit.
@@ -74,10 +75,19 @@ impl Deadline {
     }
 
     /// Runs `work`, giving up when the deadline passes first.
-    pub(crate) async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, Expired> {
+    ///
+    /// A plain function returning a future, not an `async fn`: an async fn keeps its
+    /// argument in its state beside the timeout it is moved into, so every `run` doubled the
+    /// size of the work it wraps (a status read's future was 4,432 bytes, 2,416 since).
+    pub(crate) fn run<F: Future>(
+        &self,
+        work: F,
+    ) -> impl Future<Output = Result<F::Output, Expired>> + use<F> {
         match self.at {
-            None => Ok(work.await),
-            Some(at) => tokio::time::timeout_at(at, work).await.map_err(|_| Expired),
+            None => Either::Left(work.map(Ok)),
+            Some(at) => Either::Right(
+                tokio::time::timeout_at(at, work).map(|done| done.map_err(|_| Expired)),
+            ),
         }
     }
 
