@@ -65,6 +65,7 @@ pub struct MockConfig {
     pub(crate) openai_sync_wait: Duration,
     pub(crate) time_scale: f64,
     pub(crate) create_rate_limit: Option<u32>,
+    pub(crate) reserve_tasks: usize,
 }
 
 impl fmt::Debug for MockConfig {
@@ -85,6 +86,7 @@ impl fmt::Debug for MockConfig {
             .field("openai_sync_wait", &self.openai_sync_wait)
             .field("time_scale", &self.time_scale)
             .field("create_rate_limit", &self.create_rate_limit)
+            .field("reserve_tasks", &self.reserve_tasks)
             .finish()
     }
 }
@@ -115,6 +117,7 @@ impl MockConfig {
             openai_sync_wait: apipod_raw::openai::SERVER_WAIT_WINDOW,
             time_scale: 1.0,
             create_rate_limit: None,
+            reserve_tasks: 0,
         }
     }
 
@@ -244,6 +247,15 @@ impl MockConfig {
     /// Most request-log entries kept (oldest are dropped first; default 100,000).
     pub fn log_capacity(mut self, entries: usize) -> Self {
         self.log_capacity = entries;
+        self
+    }
+
+    /// Reserves room up front for this many tasks and their idempotency records (default
+    /// 0: the tables grow as tasks are created). For load tests: a growing table is rehashed
+    /// at each doubling, and that pause lands on whichever requests are in flight at that
+    /// moment; with room reserved, every request meets the same server.
+    pub fn reserve_tasks(mut self, tasks: usize) -> Self {
+        self.reserve_tasks = tasks;
         self
     }
 }

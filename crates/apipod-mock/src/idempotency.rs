@@ -92,6 +92,14 @@ pub(crate) struct IdempotencyStore {
 }
 
 impl IdempotencyStore {
+    /// An empty store with room for `records` keys.
+    pub fn with_capacity(records: usize) -> Self {
+        IdempotencyStore {
+            records: Arc::new(Mutex::new(HashMap::with_capacity(records))),
+            ..IdempotencyStore::default()
+        }
+    }
+
     /// Looks the key up and reserves it when it is new (or its record expired).
     pub fn begin(&self, api_key: &str, route: &'static str, key: &str, body: &Value) -> Begin {
         let scope = Scope {
@@ -186,6 +194,12 @@ impl Drop for Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_room_exists_before_the_first_key() {
+        let store = IdempotencyStore::with_capacity(10_000);
+        assert!(store.records.lock().unwrap().capacity() >= 10_000);
+    }
     use serde_json::json;
 
     fn stored(id: &str) -> StoredResponse {

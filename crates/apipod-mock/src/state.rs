@@ -46,9 +46,9 @@ impl Shared {
         Shared {
             create_window: Mutex::new((std::time::Instant::now(), Default::default())),
             base_url,
-            tasks: TaskStore::default(),
+            tasks: TaskStore::with_capacity(config.reserve_tasks),
             assets: AssetStore::default(),
-            idempotency: IdempotencyStore::default(),
+            idempotency: IdempotencyStore::with_capacity(config.reserve_tasks),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             log: RequestLog::new(config.log_capacity),
             callback_client,

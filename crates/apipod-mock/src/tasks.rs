@@ -250,6 +250,14 @@ pub(crate) struct TaskStore {
 }
 
 impl TaskStore {
+    /// An empty store with room for `tasks` tasks.
+    pub fn with_capacity(tasks: usize) -> Self {
+        TaskStore {
+            tasks: Mutex::new(HashMap::with_capacity(tasks)),
+            ..TaskStore::default()
+        }
+    }
+
     /// Creates and stores a task.
     pub fn create(&self, new: NewTask<'_>, config: &MockConfig, faults: &FaultConfig) -> Arc<Task> {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
@@ -421,6 +429,13 @@ mod tests {
     use super::*;
     use apipod_raw::contract::find;
     use serde_json::json;
+
+    #[test]
+    fn reserved_room_exists_before_the_first_task() {
+        let store = TaskStore::with_capacity(10_000);
+        assert!(store.tasks.lock().unwrap().capacity() >= 10_000);
+        assert_eq!(TaskStore::default().tasks.lock().unwrap().capacity(), 0);
+    }
 
     fn task_with(plan: Plan) -> Task {
         Task {
