@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Worker threads of the server's runtime.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Tasks the mock reserves room for up front (`MockConfig::reserve_tasks`).
+    #[arg(long, default_value_t = 0)]
+    pub reserve_tasks: usize,
 }
 
 impl ServeArgs {
@@ -66,6 +69,7 @@ impl ServeArgs {
             result_size: None,
             log_capacity: 100_000,
             threads: 1,
+            reserve_tasks: 0,
         }
     }
 
@@ -85,6 +89,8 @@ impl ServeArgs {
             self.log_capacity.to_string(),
             "--threads".into(),
             self.threads.to_string(),
+            "--reserve-tasks".into(),
+            self.reserve_tasks.to_string(),
         ];
         if let Some(size) = self.result_size {
             args.push("--result-size".into());
@@ -132,7 +138,8 @@ pub fn serve_child(args: ServeArgs) -> anyhow::Result<()> {
                         Duration::from_millis(args.pending_ms),
                         Duration::from_millis(args.processing_ms),
                     )
-                    .log_capacity(args.log_capacity);
+                    .log_capacity(args.log_capacity)
+                    .reserve_tasks(args.reserve_tasks);
                 if let Some(size) = args.result_size {
                     config = config.result_size_override(Some(size));
                 }

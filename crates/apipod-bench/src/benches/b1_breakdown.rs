@@ -80,8 +80,19 @@ where
 /// Client CPU (µs) per create and per status read, by layer.
 pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
     let (rounds, ops) = if quick { (3, 200) } else { (9, 1_000) };
+    // Profiling aid: APIPOD_BENCH_SERVER=mock runs the layers against the mock instead (its
+    // tasks stay live for the whole run; its answers carry APIPod's headers).
+    let mock = std::env::var("APIPOD_BENCH_SERVER").is_ok_and(|s| s == "mock");
     let server = ServerProc::spawn(&ServeArgs {
-        kind: ServerKind::Minimal,
+        kind: if mock {
+            ServerKind::Mock
+        } else {
+            ServerKind::Minimal
+        },
+        pending_ms: 3_600_000,
+        processing_ms: 3_600_000,
+        reserve_tasks: if mock { 200_000 } else { 0 },
+        log_capacity: 256,
         ..ServeArgs::mock()
     })?;
     let rt = runtime(1)?;

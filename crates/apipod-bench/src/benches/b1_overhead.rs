@@ -22,6 +22,11 @@ use super::{KEY, Opts, http_client, pct, runtime, sdk, us};
 
 const PROMPT: &str = "a lighthouse at dawn, oil painting";
 
+/// Operations each side makes to warm up before anything is measured.
+const WARM_UP: usize = 100;
+/// Operations each side makes, `concurrency` at a time, to open its connections first.
+const WARM_UP_CONCURRENT: usize = 2_000;
+
 /// Seconds spent in the create and in the status read.
 type OpTimes = (f64, f64);
 
@@ -154,11 +159,23 @@ fn measure(
     sizes: &Sizes,
     [a, b]: [Side; 2],
 ) -> anyhow::Result<serde_json::Value> {
+    // Every task this comparison creates (warm-up, sequential and concurrent blocks of both
+    // sides) has its room in the mock reserved up front. Growing tables are rehashed at
+    // each doubling, and those pauses fell at the same points of every run: in blocks of
+    // side `a` (the A/A calibration showed ratios of ×0.53-×0.77 in those blocks alone).
+    let creates = 2
+        * (WARM_UP
+            + WARM_UP_CONCURRENT
+            + sizes.seq_rounds * sizes.seq_ops
+            + sizes.conc_rounds * sizes.conc_ops);
     let server = ServerProc::spawn(&ServeArgs {
         kind,
         // Long enough that every status read sees a live task.
         pending_ms: 60_000,
         processing_ms: 60_000,
+        reserve_tasks: creates + creates / 8,
+        // Nothing here reads the log; a small one is full (and stops growing) in the warm-up.
+        log_capacity: 256,
         ..ServeArgs::mock()
     })?;
     let rt = runtime(1)?;
@@ -173,8 +190,13 @@ fn measure(
             raw: [raw(), raw()],
         };
         // Warm up both sides (connections, lazy statics, allocator).
+        // Each side's first concurrent block would otherwise open its pool's connections, and
+        // grow the server's buffers, inside a measured block.
         for side in [a, b] {
-            sides.sequential(side, 100).await?;
+            sides.sequential(side, WARM_UP).await?;
+            sides
+                .concurrent(side, WARM_UP_CONCURRENT, sizes.concurrency)
+                .await?;
         }
         let mut seq = [Vec::new(), Vec::new()];
         let mut cpu = [0.0; 2];
@@ -310,13 +332,14 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
             concurrency: 16,
         }
     } else {
-        // Blocks of about 0.2-0.5 s each: shorter blocks are dominated by this shared
-        // machine's noise (see the A/A calibration).
+        // Blocks of about 0.1-0.25 s each, many of them: this shared machine's noise comes
+        // in bursts that can slow one block by a third (see the A/A calibration), and the
+        // median of many block-pair ratios shrugs off more of them than the median of few.
         Sizes {
-            seq_rounds: 12,
-            seq_ops: 1_000,
-            conc_rounds: 8,
-            conc_ops: 8_000,
+            seq_rounds: 24,
+            seq_ops: 500,
+            conc_rounds: 16,
+            conc_ops: 4_000,
             concurrency: 16,
         }
     };
