@@ -96,7 +96,7 @@ fn per_call() -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     Ok((instructions, lines))
 }
 
-/// B1's instruction counts, or a note that valgrind is missing.
+/// B1's instruction and cache-line counts, or a note that valgrind is missing.
 pub fn run() -> anyhow::Result<BenchResult> {
     let mut result = BenchResult {
         bench: "B1".into(),
