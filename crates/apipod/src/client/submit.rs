@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use apipod_raw::contract::TaskKind;
 use apipod_raw::types;
+use reqwest::header::HeaderValue;
 use tracing::Instrument;
 
 use super::Client;
@@ -50,12 +51,13 @@ impl Client {
         options: SubmitOptions,
     ) -> Result<Submitted> {
         let request = request.into_request()?;
-        let key = match options.idempotency_key {
-            Some(k)
-                if k.is_empty()
-                    || k.len() > MAX_IDEMPOTENCY_KEY_LEN
-                    || reqwest::header::HeaderValue::from_str(&k).is_err() =>
-            {
+        let key = options
+            .idempotency_key
+            .unwrap_or_else(|| format!("apipod-rs-{}", uuid::Uuid::now_v7()));
+        // Parsed once: every attempt sends this header value.
+        let key_header = match HeaderValue::from_str(&key) {
+            Ok(header) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN => header,
+            _ => {
                 return Err(Error::InvalidArgument {
                     argument: "idempotency_key",
                     message: format!(
@@ -63,8 +65,6 @@ impl Client {
                     ),
                 });
             }
-            Some(k) => k,
-            None => format!("apipod-rs-{}", uuid::Uuid::now_v7()),
         };
         // No token given: nothing can cancel, and nothing is allocated for it.
         let cancel = options.cancel;
@@ -97,7 +97,7 @@ impl Client {
                 }
                 tracing::debug!(attempt, "create attempt");
                 let outcome = match deadline
-                    .run(self.create_once(&request.kind, &request.body, &key))
+                    .run(self.create_once(&request.kind, &request.body, &key_header))
                     .await
                 {
                     Ok(outcome) => outcome,
@@ -159,7 +159,7 @@ impl Client {
         &self,
         kind: &TaskKind,
         body: &Body,
-        key: &str,
+        key: &HeaderValue,
     ) -> Result<(String, Option<String>, Option<String>, bool)> {
         // Typed bodies are the generated wire types; a raw body is any JSON (the escape
         // hatch). Both go out as the generated create would send them.
@@ -172,11 +172,10 @@ impl Client {
             argument: "request",
             message: format!("the body cannot be encoded as JSON: {e}"),
         })?;
-        let key = reqwest::header::HeaderValue::from_str(key).map_err(bad_key)?;
         let _permit = self.acquire().await;
         let answer = self
             .inner
-            .wire_create::<types::SubmitTaskResponse>(kind, encoded, &key)
+            .wire_create::<types::SubmitTaskResponse>(kind, encoded, key)
             .await?;
         let headers = CreateHeaders::of(&answer.headers);
         let body = answer.body;
@@ -239,13 +238,6 @@ fn finish_create(
             request_id,
             retry_after,
         )),
-    }
-}
-
-fn bad_key(e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument {
-        argument: "idempotency_key",
-        message: e.to_string(),
     }
 }
 
