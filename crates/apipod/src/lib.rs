@@ -56,6 +56,7 @@ mod download;
 mod error;
 mod handle;
 mod hex;
+mod key;
 mod lock;
 pub mod models;
 pub mod openai;

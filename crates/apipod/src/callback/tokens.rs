@@ -111,7 +111,7 @@ impl CallbackTokens {
     /// A fresh submission key (`apipod-rs-<UUIDv7>`): URL-safe and usable as the submit's
     /// `Idempotency-Key`.
     pub fn submission_key() -> String {
-        format!("apipod-rs-{}", uuid::Uuid::now_v7())
+        crate::key::new_key()
     }
 
     /// The token for `key`: HMAC-SHA256 under the secret, 64 lowercase hex characters.

@@ -51,9 +51,7 @@ impl Client {
         options: SubmitOptions,
     ) -> Result<Submitted> {
         let request = request.into_request()?;
-        let key = options
-            .idempotency_key
-            .unwrap_or_else(|| format!("apipod-rs-{}", uuid::Uuid::now_v7()));
+        let key = options.idempotency_key.unwrap_or_else(crate::key::new_key);
         // Parsed once: every attempt sends this header value.
         let key_header = match HeaderValue::from_str(&key) {
             Ok(header) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN => header,
@@ -75,8 +73,11 @@ impl Client {
             task_id = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
+        // Kept to record the task id on: cheaper than looking the current span up.
+        let record = span.clone();
         async {
-            let mut schedule = self.inner.retry.schedule();
+            // Built on the first failure: most submits never need it.
+            let mut schedule = None;
             let mut attempt = 0u32;
             let deadline = Deadline::after(options.timeout);
             let timed_out = || Error::Timeout {
@@ -105,10 +106,9 @@ impl Client {
                 };
                 match outcome {
                     Ok((task_id, request_id, cost, replayed)) => {
-                        let span = tracing::Span::current();
-                        span.record("task_id", task_id.as_str());
+                        record.record("task_id", task_id.as_str());
                         if let Some(r) = &request_id {
-                            span.record("request_id", r.as_str());
+                            record.record("request_id", r.as_str());
                         }
                         tracing::info!(attempt, replayed, "task submitted");
                         // The callback URL's route speaks for this task only.
@@ -133,7 +133,10 @@ impl Client {
                         });
                     }
                     Err(err) => {
-                        let Some(delay) = self.inner.retry.delay_for(&err, schedule.next())
+                        let Some(delay) = self.inner.retry.delay_for(
+                            &err,
+                            schedule.get_or_insert_with(|| self.inner.retry.schedule()).next(),
+                        )
                         else {
                             tracing::warn!(attempt, error = %err, "create failed");
                             return Err(err);
