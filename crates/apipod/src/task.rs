@@ -369,7 +369,8 @@ async fn status_within(
     task_id: &str,
     deadline: &Deadline,
 ) -> Result<Read> {
-    let mut schedule = client.inner.retry.schedule();
+    // Built on the first failure: most reads never need it.
+    let mut schedule = None;
     loop {
         let attempt = match deadline.run(status_once(client, kind, task_id)).await {
             Ok(attempt) => attempt,
@@ -378,7 +379,12 @@ async fn status_within(
         match attempt {
             Ok(s) => return Ok(Read::Snapshot(s)),
             Err(err) => {
-                let Some(delay) = client.inner.retry.delay_for(&err, schedule.next()) else {
+                let Some(delay) = client.inner.retry.delay_for(
+                    &err,
+                    schedule
+                        .get_or_insert_with(|| client.inner.retry.schedule())
+                        .next(),
+                ) else {
                     return Err(err);
                 };
                 tracing::debug!(?delay, error = %err, "status read failed; retrying");

@@ -50,7 +50,7 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) state: ClientState,
     pub(crate) base_url: String,
-    /// The create and status URLs, built once from the spec's routes.
+    /// The create and status URLs, built once from the spec's routes, and their headers.
     pub(crate) routes: wire::Routes,
     pub(crate) retry: RetryPolicy,
     pub(crate) poll: PollPolicy,
@@ -212,7 +212,6 @@ impl ClientBuilder {
                 format!("{base_url:?} must be http or https"),
             ));
         }
-        let routes = wire::Routes::new(&parsed).map_err(|e| config("base_url", e))?;
         let sync_http = self
             .sync
             .http_client(self.http.as_ref(), self.connect_timeout)?;
@@ -230,6 +229,7 @@ impl ClientBuilder {
             state = state.with_user_agent(ua);
         }
         let raw = apipod_raw::Client::new_with_client(&base_url, http.clone(), state.clone());
+        let routes = wire::Routes::new(&parsed, &state).map_err(|e| config("base_url", e))?;
         let sync = self
             .sync
             .finish(sync_http, &base_url, base_url_set, &state)?;

@@ -4,10 +4,13 @@
 //! reqwest to parse again (about 8,000 instructions per request), build and merge a header
 //! map per call and clone every answer's headers. Here the URLs come from the spec's
 //! generated [`routes`](apipod_raw::routes), built once per client; a status URL only has
-//! the task id appended. The request is the generated method's (method, URL, headers,
+//! the task id appended. Their fixed headers (accept, content type, auth, user agent) are
+//! also built once, and each request starts from a copy, so no header name is hashed per
+//! request but the idempotency key's. The request is the generated method's (method, URL, headers,
 //! JSON body: `tests/wire_equivalence.rs` compares them), the answer is decoded into the
 //! same generated types, and it is read under the same 1 MiB bound.
 
+use apipod_raw::ClientState;
 use apipod_raw::contract::TaskKind;
 use apipod_raw::routes::{self, Route};
 use bytes::Bytes;
@@ -23,11 +26,16 @@ use crate::error::{Error, Result};
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 static JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// A client's prebuilt URLs: each kind's create URL and status URL without the task id.
+/// A client's prebuilt URLs (each kind's create URL, and its status URL without the task
+/// id) and the headers every create and every status read sends.
 #[derive(Debug, Clone)]
 pub(crate) struct Routes {
     create: [Url; 2],
     status: [Url; 2],
+    /// `Accept`, `Content-Type`, auth and user agent; room left for the idempotency key.
+    create_headers: HeaderMap,
+    /// `Accept`, auth and user agent.
+    status_headers: HeaderMap,
 }
 
 fn slot(kind: TaskKind) -> usize {
@@ -38,8 +46,9 @@ fn slot(kind: TaskKind) -> usize {
 }
 
 impl Routes {
-    /// The URLs under `base` (an `http(s)` URL, checked by the builder).
-    pub(crate) fn new(base: &Url) -> std::result::Result<Self, String> {
+    /// The URLs under `base` (an `http(s)` URL, checked by the builder), and the headers
+    /// `state` (auth, user agent) adds to every request.
+    pub(crate) fn new(base: &Url, state: &ClientState) -> std::result::Result<Self, String> {
         let create = |r: Route| r.url(base, &[]).map_err(|e| e.to_string());
         let status = |r: Route| {
             r.prefix_url(base)
@@ -54,8 +63,21 @@ impl Routes {
                 status(routes::GET_IMAGE_TASK)?,
                 status(routes::GET_VIDEO_TASK)?,
             ],
+            create_headers: fixed_headers(state, true),
+            status_headers: fixed_headers(state, false),
         })
     }
+}
+
+/// The headers every create (`body`) or status read sends, in a map with room for one more.
+fn fixed_headers(state: &ClientState, body: bool) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(ACCEPT, JSON.clone());
+    if body {
+        headers.insert(CONTENT_TYPE, JSON.clone());
+    }
+    state.apply(&mut headers);
+    headers
 }
 
 /// A decoded 200 answer and its headers (taken from the response, not cloned).
@@ -75,8 +97,7 @@ impl Inner {
         let url = self.routes.create[slot(kind)].clone();
         let mut request = reqwest::Request::new(Method::POST, url);
         let headers = request.headers_mut();
-        headers.insert(ACCEPT, JSON.clone());
-        headers.insert(CONTENT_TYPE, JSON.clone());
+        *headers = self.routes.create_headers.clone();
         headers.insert(IDEMPOTENCY_KEY.clone(), key.clone());
         *request.body_mut() = Some(body.into());
         self.wire_send(request).await
@@ -96,17 +117,13 @@ impl Inner {
                 }
             })?;
         let mut request = reqwest::Request::new(Method::GET, url);
-        request.headers_mut().insert(ACCEPT, JSON.clone());
+        *request.headers_mut() = self.routes.status_headers.clone();
         self.wire_send(request).await
     }
 
-    /// Sends `request` with the client's auth and user agent; a 200 is decoded into `T`,
-    /// anything else becomes the [`Error`] its status and body describe.
-    async fn wire_send<T: DeserializeOwned>(
-        &self,
-        mut request: reqwest::Request,
-    ) -> Result<Answer<T>> {
-        self.state.apply(request.headers_mut());
+    /// Sends `request` (its headers complete); a 200 is decoded into `T`, anything else
+    /// becomes the [`Error`] its status and body describe.
+    async fn wire_send<T: DeserializeOwned>(&self, request: reqwest::Request) -> Result<Answer<T>> {
         let mut response = self.http.execute(request).await.map_err(Error::transport)?;
         let status = response.status();
         if status != StatusCode::OK {
