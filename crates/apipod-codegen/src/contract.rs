@@ -143,8 +143,19 @@ pub fn render(models: &[ModelFacts], hints: &[Hints]) -> TokenStream {
             }
         }
     });
+    let ids = models.iter().map(|m| m.id.as_str());
+    let positions = 0..models.len();
     quote! {
         /// Every model's request contract, in spec order. Generated from `openapi/apipod.yaml`.
         pub static MODELS: &[ModelContract] = &[#(#entries),*];
+
+        /// The position of model `id` in [`MODELS`]: a `match` on the id, so a lookup reads
+        /// none of the table's entries but the one it returns.
+        pub(crate) fn position(id: &str) -> Option<usize> {
+            match id {
+                #(#ids => Some(#positions),)*
+                _ => None,
+            }
+        }
     }
 }

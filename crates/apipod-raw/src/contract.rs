@@ -445,7 +445,7 @@ include!(concat!(env!("OUT_DIR"), "/contract.rs"));
 
 /// The contract of model `id`.
 pub fn find(id: &str) -> Option<&'static ModelContract> {
-    MODELS.iter().find(|m| m.id == id)
+    position(id).and_then(|i| MODELS.get(i))
 }
 
 /// The models of one kind, in spec order.
@@ -480,6 +480,16 @@ mod tests {
                 .unwrap_or_else(|| panic!("{}: no example", m.id));
             let problems = m.validate(&example);
             assert!(problems.is_empty(), "{}: {problems:?}", m.id);
+        }
+    }
+
+    #[test]
+    fn find_returns_each_models_own_entry_and_nothing_else() {
+        for m in MODELS {
+            assert!(std::ptr::eq(find(m.id).unwrap(), m), "{}", m.id);
+        }
+        for unknown in ["", "seedream", "seedream-v4.5 ", "SEEDREAM-V4.5", "x"] {
+            assert!(find(unknown).is_none(), "{unknown:?}");
         }
     }
 
