@@ -1,7 +1,8 @@
 //! B4: downloads. A task on the mock (in a child process) whose result file is
 //! `--download-mib` MiB of filler bytes, fetched by `Client::download` (streamed to disk,
 //! SHA-256 computed on the way, renamed into place), by a plain reqwest stream written to
-//! a file (no hash: isolates the SDK's extra work), and by curl, in alternating rounds.
+//! a file (no hash: isolates the SDK's extra work), and by curl, in alternating rounds; the
+//! same bytes are also written alone from memory, which with SHA-256 alone bounds any client.
 //! Peak memory is the kernel's `VmHWM` during the SDK download minus the RSS before it.
 
 use std::path::Path;
@@ -72,6 +73,25 @@ async fn plain_stream(client: &Client, url: &str, path: &Path) -> anyhow::Result
     Ok((total, written, sync.elapsed().as_secs_f64()))
 }
 
+/// Writes `size` bytes to a new file at `path` in 1 MiB `write`s from memory, on this
+/// thread: the cheapest way any client can put a file of that size there. Returns bytes/s.
+fn write_alone(path: &Path, size: u64) -> anyhow::Result<f64> {
+    use std::io::Write as _;
+    let block = vec![0x5au8; 1 << 20];
+    let start = Instant::now();
+    let mut file = std::fs::File::create(path)?;
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    drop(file);
+    let rate = size as f64 / start.elapsed().as_secs_f64();
+    std::fs::remove_file(path)?;
+    Ok(rate)
+}
+
 /// SHA-256 throughput of this machine, bytes/s (what `Client::download` hashes with).
 fn sha256_rate() -> f64 {
     use sha2::{Digest, Sha256};
@@ -131,13 +151,14 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
     }
     let (mut sdk_rates, mut plain_rates, mut curl_file, mut curl_null, mut curl_self) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut write_rates = Vec::new();
     let mut peak_deltas = Vec::new();
     let mut fsync_secs = Vec::new();
     let options = DownloadOptions::default().with_overwrite(true);
     for round in 0..rounds {
         eprintln!("B4: round {} of {rounds} ({mib} MiB each)", round + 1);
         let curl_path = dir.path().join("curl.bin");
-        let mut steps: Vec<&str> = vec!["sdk", "plain"];
+        let mut steps: Vec<&str> = vec!["sdk", "plain", "write-alone"];
         if has_curl {
             steps.extend(["curl-file", "curl-null"]);
         }
@@ -175,6 +196,9 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
                     std::fs::remove_file(&path)?;
                     plain_rates.push(size as f64 / secs);
                     fsync_secs.push(fsync);
+                }
+                "write-alone" => {
+                    write_rates.push(write_alone(&dir.path().join("write.bin"), size)?);
                 }
                 "curl-file" => {
                     let (speed, wall) = curl(&output.url, &curl_path)?;
@@ -254,6 +278,24 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
             "curl -o /dev/null (upper bound: no disk writes)",
             mib_s(median(&curl_null)),
         ));
+        // Whatever else a client does, on one core it must at least hash every byte and
+        // write every byte to the file: the two alone cap its speed, network reads free.
+        let write = median(&write_rates);
+        let ceiling = 1.0 / (1.0 / write + 1.0 / sha);
+        result.figures.push(
+            Figure::info(
+                "B4",
+                "ceiling vs curl for any one-core client that hashes and writes the file \
+                 (1 / (1/write alone + 1/SHA-256), reading the network for free)",
+                format!(
+                    "{} (x{:.3} of curl; 1 MiB writes alone: {})",
+                    mib_s(ceiling),
+                    ceiling / curl_rate,
+                    mib_s(write)
+                ),
+            )
+            .with_value(ceiling / curl_rate, Unit::Factor),
+        );
     }
     result.details = json!({
         "bytes": size,
@@ -266,6 +308,7 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
         "curl_reported_speed_download": curl_self,
         "sdk_peak_rss_delta_kib": peak_deltas,
         "plain_stream_fsync_seconds": fsync_secs,
+        "write_alone_bytes_per_second": write_rates,
         "sha256_bytes_per_second": sha,
         "peak_measured_with": if sys::reset_peak_rss() { "VmHWM reset through /proc/self/clear_refs" } else { "RSS sampled every 5 ms" },
     });
