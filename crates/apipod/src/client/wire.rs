@@ -32,7 +32,7 @@ static JSON: HeaderValue = HeaderValue::from_static("application/json");
 pub(crate) struct Routes {
     create: [Url; 2],
     status: [Url; 2],
-    /// `Accept`, `Content-Type`, auth and user agent; room left for the idempotency key.
+    /// `Accept`, `Content-Type`, auth, user agent, and an idempotency key to replace.
     create_headers: HeaderMap,
     /// `Accept`, auth and user agent.
     status_headers: HeaderMap,
@@ -69,12 +69,15 @@ impl Routes {
     }
 }
 
-/// The headers every create (`body`) or status read sends, in a map with room for one more.
+/// The headers every create (`body`) or status read sends.
 fn fixed_headers(state: &ClientState, body: bool) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(6);
     headers.insert(ACCEPT, JSON.clone());
     if body {
         headers.insert(CONTENT_TYPE, JSON.clone());
+        // A placeholder each create replaces: a copy of the map has no room for a new
+        // entry (a cloned `Vec` keeps only its length), so adding one would reallocate.
+        headers.insert(IDEMPOTENCY_KEY.clone(), HeaderValue::from_static(""));
     }
     state.apply(&mut headers);
     headers
