@@ -396,12 +396,21 @@ impl ModelContract {
                 );
             }
             if let Some(s) = value.as_str() {
-                let len = s.chars().count() as u64;
-                if let Some(max) = f.max_length.filter(|max| len > *max) {
-                    push(f.name, Problem::TooLong { len, max });
+                // Characters are counted only when the byte length cannot decide: a text
+                // has at most as many characters as bytes, and at least a quarter as many.
+                let bytes = s.len() as u64;
+                let chars = || s.chars().count() as u64;
+                if let Some(max) = f.max_length.filter(|max| bytes > *max) {
+                    let len = chars();
+                    if len > max {
+                        push(f.name, Problem::TooLong { len, max });
+                    }
                 }
-                if let Some(min) = f.min_length.filter(|min| len < *min) {
-                    push(f.name, Problem::TooShort { len, min });
+                if let Some(min) = f.min_length.filter(|min| bytes < min.saturating_mul(4)) {
+                    let len = chars();
+                    if len < min {
+                        push(f.name, Problem::TooShort { len, min });
+                    }
                 }
             }
             if let Some(n) = value.as_f64() {
@@ -491,6 +500,43 @@ mod tests {
         for unknown in ["", "seedream", "seedream-v4.5 ", "SEEDREAM-V4.5", "x"] {
             assert!(find(unknown).is_none(), "{unknown:?}");
         }
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters_at_every_boundary() {
+        // wan2.7-image-edit's prompt takes 1 to 5,000 characters.
+        let prompt_problems = |prompt: String| -> Vec<Problem> {
+            let body = json!({"model": "wan2.7-image-edit", "prompt": prompt, "image_urls": ["u"]});
+            find("wan2.7-image-edit")
+                .unwrap()
+                .validate(body.as_object().unwrap())
+                .into_iter()
+                .filter(|v| v.field == "prompt")
+                .map(|v| v.problem)
+                .collect()
+        };
+        // 5,000 two-byte characters are 10,000 bytes and still within the limit.
+        assert!(prompt_problems("é".repeat(5000)).is_empty());
+        assert!(prompt_problems("a".repeat(5000)).is_empty());
+        assert!(prompt_problems("é".to_string()).is_empty());
+        assert_eq!(
+            prompt_problems("é".repeat(5001)),
+            [Problem::TooLong {
+                len: 5001,
+                max: 5000
+            }]
+        );
+        assert_eq!(
+            prompt_problems("a".repeat(5001)),
+            [Problem::TooLong {
+                len: 5001,
+                max: 5000
+            }]
+        );
+        assert_eq!(
+            prompt_problems(String::new()),
+            [Problem::TooShort { len: 0, min: 1 }]
+        );
     }
 
     #[test]
