@@ -6,9 +6,9 @@
 //! generated [`routes`](apipod_raw::routes), built once per client; a status URL only has
 //! the task id appended. Their fixed headers (accept, content type, auth, user agent) are
 //! also built once, and each request starts from a copy, so no header name is hashed per
-//! request but the idempotency key's. The request is the generated method's (method, URL, headers,
-//! JSON body: `tests/wire_equivalence.rs` compares them), the answer is decoded into the
-//! same generated types, and it is read under the same 1 MiB bound.
+//! request but the idempotency key's. The request is the generated method's (method, URL,
+//! headers, JSON body: `tests/wire_equivalence.rs` compares them), the answer is decoded
+//! into the same generated types, and it is read under the same 1 MiB bound.
 
 use apipod_raw::ClientState;
 use apipod_raw::contract::TaskKind;
