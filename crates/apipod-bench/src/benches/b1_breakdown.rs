@@ -6,6 +6,7 @@
 //! deadline, error mapping, handle) beside what the transport costs.
 
 use std::future::Future;
+use std::time::Instant;
 
 use apipod::TaskKind;
 use apipod::models::SeedreamV45;
@@ -140,7 +141,8 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
             client.submit(SeedreamV45::new(PROMPT)).await?;
             anyhow::Ok(())
         };
-        // Profiling aid: APIPOD_BENCH_LAYER=<0-7> runs one layer's calls alone, for 10 s or,
+        // Profiling aid: APIPOD_BENCH_LAYER=<0-7> runs one layer's calls alone (8: B1's op,
+        // a create and a status read, through reqwest; 9: the same through the SDK), for 10 s or,
         // with APIPOD_BENCH_CALLS=<n>, for n calls and then stops (for instruction counts).
         if let Some(i) = std::env::var("APIPOD_BENCH_LAYER")
             .ok()
@@ -162,7 +164,16 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
                     4 => generated_create().await?,
                     5 => sdk_create().await?,
                     6 => prebuilt_status().await?,
-                    _ => prebuilt_create().await?,
+                    7 => prebuilt_create().await?,
+                    // B1's operation: a create, then a status read.
+                    8 => {
+                        reqwest_create().await?;
+                        reqwest_status().await?;
+                    }
+                    _ => {
+                        sdk_create().await?;
+                        sdk_status().await?;
+                    }
                 }
             }
             let cpu_us = (sys::thread_cpu_ns() - cpu) as f64 / 1e3 / made.max(1) as f64;
@@ -192,4 +203,67 @@ pub fn run(quick: bool) -> anyhow::Result<serde_json::Value> {
         }
         anyhow::Ok(serde_json::Value::Object(out))
     })
+}
+
+/// Nanoseconds per call of `f`, over `n` calls.
+fn ns_per_call<T>(n: u32, mut f: impl FnMut() -> T) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(f());
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// CPU-only costs of the steps around the HTTP exchange, to explain the overhead.
+pub fn cpu_only() -> serde_json::Value {
+    use apipod::IntoRequest;
+    let status_body = serde_json::to_vec(&json!({"code": 200, "message": "success", "data": {
+        "task_id": "img_0123456789abcdef0123456789abcdef", "status": "processing", "progress": 40}}))
+    .expect("serialises");
+    let body = json!({"model": "seedream-v4.5", "prompt": PROMPT});
+    let client = sdk("http://127.0.0.1:9").expect("client");
+    let n = 20_000;
+    let typed = SeedreamV45::new(PROMPT)
+        .into_request()
+        .expect("valid")
+        .to_json();
+    let mut out = serde_json::Map::new();
+    let mut put = |name: &str, ns: f64| {
+        out.insert(name.to_string(), json!(ns));
+    };
+    put(
+        "sdk: SeedreamV45::new + into_request (contract check, typed body)",
+        ns_per_call(n, || {
+            SeedreamV45::new(PROMPT).into_request().expect("valid")
+        }),
+    );
+    put(
+        "sdk: typed body to JSON bytes",
+        ns_per_call(n, || serde_json::to_vec(&typed).expect("serialises")),
+    );
+    put(
+        "raw: serde_json::Value body to JSON bytes",
+        ns_per_call(n, || serde_json::to_vec(&body).expect("serialises")),
+    );
+    put(
+        "raw: idempotency key (Uuid::now_v7, formatted; one getrandom call each)",
+        ns_per_call(n, || format!("k-{}", uuid::Uuid::now_v7())),
+    );
+    put(
+        "sdk: idempotency key (UUIDv7 from pooled OS randomness, as submit makes it)",
+        ns_per_call(n, apipod::CallbackTokens::submission_key),
+    );
+    put(
+        "both: decode a status body into TaskStatusResponse",
+        ns_per_call(n, || {
+            serde_json::from_slice::<TaskStatusResponse>(&status_body).expect("decodes")
+        }),
+    );
+    put(
+        "sdk: Client::task_by_id (handle + task)",
+        ns_per_call(n, || {
+            client.task_by_id(TaskKind::Image, "img_0123456789abcdef0123456789abcdef")
+        }),
+    );
+    serde_json::Value::Object(out)
 }

@@ -263,69 +263,6 @@ fn measure(
     })
 }
 
-/// Nanoseconds per call of `f`, over `n` calls.
-fn ns_per_call<T>(n: u32, mut f: impl FnMut() -> T) -> f64 {
-    let start = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(f());
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(n)
-}
-
-/// CPU-only costs of the steps around the HTTP exchange, to explain the overhead.
-fn cpu_breakdown() -> serde_json::Value {
-    use apipod::IntoRequest;
-    let status_body = serde_json::to_vec(&json!({"code": 200, "message": "success", "data": {
-        "task_id": "img_0123456789abcdef0123456789abcdef", "status": "processing", "progress": 40}}))
-    .expect("serialises");
-    let body = json!({"model": "seedream-v4.5", "prompt": PROMPT});
-    let client = sdk("http://127.0.0.1:9").expect("client");
-    let n = 20_000;
-    let typed = SeedreamV45::new(PROMPT)
-        .into_request()
-        .expect("valid")
-        .to_json();
-    let mut out = serde_json::Map::new();
-    let mut put = |name: &str, ns: f64| {
-        out.insert(name.to_string(), json!(ns));
-    };
-    put(
-        "sdk: SeedreamV45::new + into_request (contract check, typed body)",
-        ns_per_call(n, || {
-            SeedreamV45::new(PROMPT).into_request().expect("valid")
-        }),
-    );
-    put(
-        "sdk: typed body to JSON bytes",
-        ns_per_call(n, || serde_json::to_vec(&typed).expect("serialises")),
-    );
-    put(
-        "raw: serde_json::Value body to JSON bytes",
-        ns_per_call(n, || serde_json::to_vec(&body).expect("serialises")),
-    );
-    put(
-        "raw: idempotency key (Uuid::now_v7, formatted; one getrandom call each)",
-        ns_per_call(n, || format!("k-{}", uuid::Uuid::now_v7())),
-    );
-    put(
-        "sdk: idempotency key (UUIDv7 from pooled OS randomness, as submit makes it)",
-        ns_per_call(n, apipod::CallbackTokens::submission_key),
-    );
-    put(
-        "both: decode a status body into TaskStatusResponse",
-        ns_per_call(n, || {
-            serde_json::from_slice::<TaskStatusResponse>(&status_body).expect("decodes")
-        }),
-    );
-    put(
-        "sdk: Client::task_by_id (handle + task)",
-        ns_per_call(n, || {
-            client.task_by_id(TaskKind::Image, "img_0123456789abcdef0123456789abcdef")
-        }),
-    );
-    serde_json::Value::Object(out)
-}
-
 pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
     let sizes = if opts.quick {
         Sizes {
@@ -336,12 +273,18 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
             concurrency: 16,
         }
     } else {
-        // Blocks of about 0.1-0.25 s each, many of them: this shared machine's noise comes
-        // in bursts that can slow one block by a third (see the A/A calibration), and the
-        // median of many block-pair ratios shrugs off more of them than the median of few.
+        // Many short blocks: this shared machine's noise comes in bursts lasting tens to
+        // hundreds of milliseconds, that can slow one block by a third (see the A/A
+        // calibration). Sequential blocks of 20 operations (about 3 ms per side) alternate
+        // faster than the bursts change, so a burst hits both sides; with blocks of 500
+        // (about 70 ms) one side took it. Over 20 fresh processes each, at the same levels,
+        // blocks of 500 had spreads (standard deviations) of 5.5-7.0 µs in the CPU
+        // difference and 2.8-3.6 points in the p50 and p95 ratios; blocks of 20, 1.3-2.7 µs
+        // and 0.7-0.9 points. Concurrent blocks last about 0.15 s: throughput is a median
+        // of block-pair ratios.
         Sizes {
-            seq_rounds: 24,
-            seq_ops: 500,
+            seq_rounds: 600,
+            seq_ops: 20,
             conc_rounds: 16,
             conc_ops: 4_000,
             concurrency: 16,
@@ -442,8 +385,21 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
         )
         .with_value(g("/sequential/p50_ratio"), Unit::Change),
     );
+    let aa_cpu =
+        g("/sequential/a_client_cpu_seconds_per_op") - g("/sequential/b_client_cpu_seconds_per_op");
+    result.figures.push(
+        Figure::info(
+            "B1",
+            "noise floor: client CPU per create+status, raw minus identical raw (A/A, mock)",
+            format!("{:+.1} µs", aa_cpu * 1e6),
+        )
+        .with_value(aa_cpu, Unit::Micros),
+    );
     details.insert("aa_calibration_mock".into(), aa);
-    details.insert("cpu_only_ns_per_call".into(), cpu_breakdown());
+    details.insert(
+        "cpu_only_ns_per_call".into(),
+        super::b1_breakdown::cpu_only(),
+    );
     eprintln!(
         "B1: client CPU by layer (reqwest, reqwest with a prebuilt URL, generated client, SDK), minimal server"
     );
