@@ -405,12 +405,9 @@ async fn status_once(client: &Client, kind: TaskKind, task_id: &str) -> Result<T
         });
     }
     let _permit = client.acquire().await;
-    let answer = client
-        .inner
-        .wire_status::<apipod_raw::types::TaskStatusResponse>(kind, task_id)
-        .await?;
+    let answer = client.inner.wire_status(kind, task_id).await?;
+    let body: apipod_raw::types::TaskStatusResponse = answer.decode()?;
     let (request_id, retry_after) = http::answer_meta(&answer.headers);
-    let body = answer.body;
     http::check_body_code(body.code, body.message, &request_id, retry_after)?;
     if body.data.task_id != task_id {
         // Results are named after the task id: an answer about another task must not be

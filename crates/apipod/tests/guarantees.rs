@@ -276,6 +276,61 @@ async fn oversized_status_bodies_are_refused() {
     assert!(err.to_string().contains("exceeds"), "{err}");
 }
 
+/// A status answer without a declared length, sent in `pieces` chunks.
+async fn chunked_status_server(body: String, pieces: usize) -> String {
+    let size = body.len().div_ceil(pieces);
+    let chunks: Vec<Vec<u8>> = body.into_bytes().chunks(size).map(<[u8]>::to_vec).collect();
+    serve(axum::Router::new().route(
+        "/v1/images/status/{id}",
+        get(move || {
+            let chunks = chunks.clone();
+            async move {
+                let stream = futures::stream::iter(chunks).map(Ok::<_, std::convert::Infallible>);
+                (
+                    [("content-type", "application/json")],
+                    Body::from_stream(stream),
+                )
+            }
+        }),
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn status_bodies_in_many_chunks_are_gathered_and_still_bounded() {
+    let client = |base: String| {
+        Client::builder()
+            .api_key("k")
+            .base_url(base)
+            .retry_policy(apipod::RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    // Within the bound, in 7 chunks and no declared length: read whole.
+    let small = json!({"code": 200, "message": "x".repeat(10_000),
+        "data": {"task_id": "img_1", "status": "processing", "progress": 40}})
+    .to_string();
+    let snap = client(chunked_status_server(small, 7).await)
+        .task_by_id(TaskKind::Image, "img_1")
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(snap.task_id(), "img_1");
+    // Past the bound, in chunks of 256 KiB: refused, with a bounded excerpt.
+    let huge = format!(
+        r#"{{"code":200,"message":"{}","data":{{"task_id":"img_1","status":"pending"}}}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let err = client(chunked_status_server(huge, 12).await)
+        .task_by_id(TaskKind::Image, "img_1")
+        .status()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+    assert!(err.to_string().contains("exceeds"), "{err}");
+    assert!(err.to_string().len() < 2_000, "a bounded excerpt: {err}");
+}
+
 // 6. Stored handles are honest.
 
 #[tokio::test(start_paused = true)]

@@ -176,12 +176,9 @@ impl Client {
             message: format!("the body cannot be encoded as JSON: {e}"),
         })?;
         let _permit = self.acquire().await;
-        let answer = self
-            .inner
-            .wire_create::<types::SubmitTaskResponse>(kind, encoded, key)
-            .await?;
+        let answer = self.inner.wire_create(kind, encoded, key).await?;
+        let body: types::SubmitTaskResponse = answer.decode()?;
         let headers = CreateHeaders::of(&answer.headers);
-        let body = answer.body;
         tracing::trace!(code = body.code, message = %body.message, task_id = ?body.data.task_id, "create response");
         finish_create(body, headers)
     }
