@@ -261,19 +261,25 @@ async fn oversized_status_bodies_are_refused() {
         }),
     ))
     .await;
+    assert_too_large(status_without_retries(base).await.unwrap_err());
+}
+
+/// One status read of `img_1` from `base`, not retried.
+async fn status_without_retries(base: String) -> apipod::Result<apipod::TaskSnapshot> {
     let client = Client::builder()
         .api_key("k")
         .base_url(base)
         .retry_policy(apipod::RetryPolicy::none())
         .build()
         .unwrap();
-    let err = client
-        .task_by_id(TaskKind::Image, "img_1")
-        .status()
-        .await
-        .unwrap_err();
+    client.task_by_id(TaskKind::Image, "img_1").status().await
+}
+
+/// The error of a 200 body past the 1 MiB bound: a decode error with a bounded excerpt.
+fn assert_too_large(err: Error) {
     assert!(matches!(err, Error::Decode { .. }), "{err}");
     assert!(err.to_string().contains("exceeds"), "{err}");
+    assert!(err.to_string().len() < 2_000, "a bounded excerpt: {err}");
 }
 
 /// A status answer without a declared length, sent in `pieces` chunks.
@@ -298,21 +304,11 @@ async fn chunked_status_server(body: String, pieces: usize) -> String {
 
 #[tokio::test]
 async fn status_bodies_in_many_chunks_are_gathered_and_still_bounded() {
-    let client = |base: String| {
-        Client::builder()
-            .api_key("k")
-            .base_url(base)
-            .retry_policy(apipod::RetryPolicy::none())
-            .build()
-            .unwrap()
-    };
     // Within the bound, in 7 chunks and no declared length: read whole.
     let small = json!({"code": 200, "message": "x".repeat(10_000),
         "data": {"task_id": "img_1", "status": "processing", "progress": 40}})
     .to_string();
-    let snap = client(chunked_status_server(small, 7).await)
-        .task_by_id(TaskKind::Image, "img_1")
-        .status()
+    let snap = status_without_retries(chunked_status_server(small, 7).await)
         .await
         .unwrap();
     assert_eq!(snap.task_id(), "img_1");
@@ -321,14 +317,11 @@ async fn status_bodies_in_many_chunks_are_gathered_and_still_bounded() {
         r#"{{"code":200,"message":"{}","data":{{"task_id":"img_1","status":"pending"}}}}"#,
         "x".repeat(3 * 1024 * 1024)
     );
-    let err = client(chunked_status_server(huge, 12).await)
-        .task_by_id(TaskKind::Image, "img_1")
-        .status()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Decode { .. }), "{err}");
-    assert!(err.to_string().contains("exceeds"), "{err}");
-    assert!(err.to_string().len() < 2_000, "a bounded excerpt: {err}");
+    assert_too_large(
+        status_without_retries(chunked_status_server(huge, 12).await)
+            .await
+            .unwrap_err(),
+    );
 }
 
 // 6. Stored handles are honest.
