@@ -296,6 +296,23 @@ pub fn run(opts: &Opts) -> anyhow::Result<BenchResult> {
             )
             .with_value(ceiling / curl_rate, Unit::Factor),
         );
+        // The same with reading counted, at the rate curl itself reads into /dev/null: a
+        // client that hashes does all three on its one core, curl the first two.
+        let read = median(&curl_null);
+        let with_reads = 1.0 / (1.0 / read + 1.0 / write + 1.0 / sha);
+        result.figures.push(
+            Figure::info(
+                "B4",
+                "ceiling vs curl for any one-core client that reads, writes and hashes \
+                 (1 / (1/curl to /dev/null + 1/write alone + 1/SHA-256))",
+                format!(
+                    "{} (x{:.3} of curl)",
+                    mib_s(with_reads),
+                    with_reads / curl_rate
+                ),
+            )
+            .with_value(with_reads / curl_rate, Unit::Factor),
+        );
     }
     result.details = json!({
         "bytes": size,
