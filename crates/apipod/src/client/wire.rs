@@ -16,19 +16,20 @@
 //! chunk rather than through reqwest's `bytes()`. A submit's future went from 2,776 to
 //! 1,480 bytes and a status read's from 2,152 to 880.
 
+use std::future::Future;
+
 use apipod_raw::ClientState;
 use apipod_raw::contract::TaskKind;
 use apipod_raw::routes::{self, Route};
-use std::future::Future;
-
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use futures::FutureExt;
 use futures::future::Either;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::Inner;
-use crate::error::http;
+use crate::error::http::{self, Bounded};
 use crate::error::{Error, Result};
 
 /// `Idempotency-Key`.
@@ -165,39 +166,25 @@ async fn exchange(
 /// A 200 answer's body, refused once past
 /// [`MAX_RESPONSE_BODY`](apipod_raw::limit::MAX_RESPONSE_BODY) bytes. A body that arrives in
 /// one chunk (APIPod's answers, read with their headers) is returned as that chunk, without
-/// a copy; more chunks are gathered into one buffer.
-async fn read_bounded(response: &mut reqwest::Response) -> Result<Bytes> {
-    let limit = apipod_raw::limit::MAX_RESPONSE_BODY;
-    let mut first = Bytes::new();
-    let mut more: Option<BytesMut> = None;
-    loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            // A body cut off at a limit of the HTTP client's own is too large too.
-            Err(e) if apipod_raw::limit::body_too_large(&e).is_some() => {
-                return Err(too_large(&first));
-            }
-            Err(e) => return Err(Error::transport(e)),
-        };
-        let len = more.as_ref().map_or(first.len(), BytesMut::len);
-        if chunk.len() > limit - len {
-            let mut seen = more.map_or(first, BytesMut::freeze).to_vec();
-            seen.extend_from_slice(&chunk[..(limit - len).min(chunk.len())]);
-            return Err(too_large(&seen));
+/// a copy.
+///
+/// A plain function around [`http::read_within`]'s future, not an `async fn`: that would
+/// nest the future one level deeper and widen every create's and status read's.
+fn read_bounded(
+    response: &mut reqwest::Response,
+) -> impl Future<Output = Result<Bytes>> + Send + use<'_> {
+    const LIMIT: usize = apipod_raw::limit::MAX_RESPONSE_BODY;
+    http::read_within::<LIMIT>(response).map(|read| match read {
+        Ok(Bounded::Body(body)) => Ok(body),
+        Ok(Bounded::TooLarge(read)) => {
+            let mut seen = read.before.to_vec();
+            seen.extend_from_slice(
+                &read.chunk[..(LIMIT - read.before.len()).min(read.chunk.len())],
+            );
+            Err(too_large(&seen))
         }
-        match more.as_mut() {
-            Some(buf) => buf.extend_from_slice(&chunk),
-            None if first.is_empty() => first = chunk,
-            None => {
-                let mut buf = BytesMut::with_capacity(first.len() + chunk.len());
-                buf.extend_from_slice(&first);
-                buf.extend_from_slice(&chunk);
-                more = Some(buf);
-            }
-        }
-    }
-    Ok(more.map_or(first, BytesMut::freeze))
+        Err(e) => Err(Error::transport(e)),
+    })
 }
 
 fn too_large(seen: &[u8]) -> Error {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use apipod_raw::types;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{AsHeaderName, HeaderMap, HeaderName, RETRY_AFTER};
 
 use super::{Error, excerpt};
@@ -62,6 +63,55 @@ pub(crate) async fn read_capped(
         }
     }
     Ok(out.freeze())
+}
+
+/// A 200 answer's body read by [`read_within`].
+pub(crate) enum Bounded {
+    /// The whole body. One that came in a single chunk is that chunk, not a copy.
+    Body(Bytes),
+    /// The body went past the bound: what was read before the chunk that passed it, and
+    /// that chunk (boxed: the error path's data need not widen every read's future).
+    /// Nothing more is read.
+    TooLarge(Box<Overflow>),
+}
+
+/// What [`Bounded::TooLarge`] read.
+pub(crate) struct Overflow {
+    /// The bytes before the chunk that passed the bound.
+    pub(crate) before: Bytes,
+    /// That chunk.
+    pub(crate) chunk: Bytes,
+}
+
+/// Reads `response`'s whole body, chunk by chunk, stopping at the first chunk that would
+/// take it past `LIMIT` bytes. (A constant, not an argument: an argument would be kept in
+/// the future, and this future is part of every create's and status read's.)
+pub(crate) async fn read_within<const LIMIT: usize>(
+    response: &mut reqwest::Response,
+) -> Result<Bounded, reqwest::Error> {
+    let mut first = Bytes::new();
+    let mut more: Option<BytesMut> = None;
+    while let Some(chunk) = response.chunk().await? {
+        // Never above `LIMIT`: a chunk that would pass it ends the read.
+        let len = more.as_ref().map_or(first.len(), BytesMut::len);
+        if chunk.len() > LIMIT - len {
+            return Ok(Bounded::TooLarge(Box::new(Overflow {
+                before: more.map_or(first, BytesMut::freeze),
+                chunk,
+            })));
+        }
+        match more.as_mut() {
+            Some(buf) => buf.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut buf = BytesMut::with_capacity(first.len() + chunk.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&chunk);
+                more = Some(buf);
+            }
+        }
+    }
+    Ok(Bounded::Body(more.map_or(first, BytesMut::freeze)))
 }
 
 /// Turns an APIPod error answer (HTTP status + headers + body) into an [`Error`].

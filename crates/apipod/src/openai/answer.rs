@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime};
 use apipod_raw::openai as rules;
 use apipod_raw::types;
 use base64::Engine as _;
+use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
-use crate::error::http::{self, header_str};
+use crate::error::http::{self, Bounded, header_str};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
@@ -40,23 +41,22 @@ impl From<Error> for Failure {
 /// The whole body of a 200 answer, failing above [`rules::MAX_RESPONSE_BODY`].
 pub(super) async fn read_bounded(
     mut response: reqwest::Response,
-) -> std::result::Result<Vec<u8>, Failure> {
-    let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
-        if out.len() + chunk.len() > rules::MAX_RESPONSE_BODY {
-            return Err(Error::decode(
-                Some(200),
-                format!(
-                    "the answer is larger than {} bytes",
-                    rules::MAX_RESPONSE_BODY
-                ),
-                &out,
-            )
-            .into());
-        }
-        out.extend_from_slice(&chunk);
+) -> std::result::Result<Bytes, Failure> {
+    match http::read_within::<{ rules::MAX_RESPONSE_BODY }>(&mut response)
+        .await
+        .map_err(transport_failure)?
+    {
+        Bounded::Body(body) => Ok(body),
+        Bounded::TooLarge(read) => Err(Error::decode(
+            Some(200),
+            format!(
+                "the answer is larger than {} bytes",
+                rules::MAX_RESPONSE_BODY
+            ),
+            &read.before,
+        )
+        .into()),
     }
-    Ok(out)
 }
 
 /// An error answer: 504 `sync_image_timeout` naming a task, or an [`Error`].
